@@ -1,0 +1,63 @@
+"""``local: COMMAND``: a command on the operator's machine, streamed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.model import StepBody
+from runbook_tui.templating import render_command, render_text
+from runbook_tui.transports.base import TailBuffer
+
+
+def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
+    command = render_command(step.local or "", tctx).strip()
+    cwd = os.path.expanduser(render_text(step.cwd, tctx)) if step.cwd else None
+    summary = f"(cd {cwd} && {command})" if cwd else command
+    return Rendered("local", None, summary, params={"command": command, "cwd": cwd})
+
+
+async def _pump(stream: asyncio.StreamReader, name: str, buf: TailBuffer, ctx: ActionContext) -> None:
+    while line := await stream.readline():
+        text = line.decode("utf-8", "replace").rstrip("\n")
+        buf.append(text)
+        ctx.output(name, text)
+
+
+async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
+    cwd = r.params["cwd"]
+    if cwd and not os.path.isdir(cwd):
+        return ActionResult(ok=False, message=f"working directory {cwd} does not exist")
+    proc = await asyncio.create_subprocess_shell(
+        r.params["command"],
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # so cancelling can signal the whole process group
+    )
+    out, err = TailBuffer(), TailBuffer()
+    try:
+        await asyncio.gather(
+            _pump(proc.stdout, "stdout", out, ctx), _pump(proc.stderr, "stderr", err, ctx)
+        )
+        code = await proc.wait()
+    except BaseException:
+        if proc.returncode is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            await proc.wait()
+        raise
+    return ActionResult(
+        exit_code=code,
+        stdout=out.text(),
+        stderr=err.text(),
+        ok=code == 0,
+        message="" if code == 0 else f"exit code {code}",
+        truncated=out.truncated or err.truncated,
+    )

@@ -1,0 +1,66 @@
+"""``upload: {target, src | content, dest, mode}``: a file to an SSH target, verified by hash."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from typing import Any
+
+from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.errors import RunbookError
+from runbook_tui.model import StepBody
+from runbook_tui.templating import render_text
+
+PREVIEW_LINES = 400
+
+
+def _mode(value: Any) -> int | None:
+    if value is None:
+        return None
+    return value if isinstance(value, int) else int(str(value), 8)
+
+
+def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
+    spec = step.upload
+    dest = render_text(spec.dest, tctx).strip()
+    if spec.src is not None:
+        src = os.path.expanduser(render_text(spec.src, tctx).strip())
+        try:
+            with open(src, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise RunbookError(f"cannot read {src}: {exc.strerror or exc}.") from None
+        origin = src
+    else:
+        data = render_text(spec.content or "", tctx).encode()
+        origin = "inline content"
+    digest = hashlib.sha256(data).hexdigest()
+    summary = f"upload {origin} ({len(data)} bytes, sha256 {digest[:12]}) to {spec.target}:{dest}"
+    text = data.decode("utf-8", "replace")
+    lines = text.splitlines()
+    detail = "\n".join(lines[:PREVIEW_LINES]) + (f"\n… {len(lines) - PREVIEW_LINES} more lines" if len(lines) > PREVIEW_LINES else "")
+    return Rendered(
+        "upload", spec.target, summary, detail=detail,
+        params={"data": data, "dest": dest, "mode": _mode(spec.mode), "sha256": digest},
+    )
+
+
+async def preview(r: Rendered, ctx: ActionContext) -> str:
+    """The diff of what would be written against what the target holds now (read-only)."""
+    ctx.transports.check(r.target, "ssh")
+    current = await ctx.transports.ssh.read_file(r.target, r.params["dest"])
+    new = r.params["data"].decode("utf-8", "replace").splitlines(keepends=True)
+    if current is None:
+        return f"{r.params['dest']} does not exist on {r.target}: it would be created."
+    old = current.decode("utf-8", "replace").splitlines(keepends=True)
+    diff = "".join(difflib.unified_diff(old, new, f"{r.target}:{r.params['dest']}", "new"))
+    return diff or f"{r.params['dest']} on {r.target} already holds exactly this content."
+
+
+async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
+    ctx.transports.check(r.target, "ssh")
+    res = await ctx.transports.ssh.upload(r.target, r.params["data"], r.params["dest"], mode=r.params["mode"])
+    message = f"wrote {res.size} bytes to {r.target}:{res.dest}, sha256 verified"
+    ctx.output("stdout", message)
+    return ActionResult(ok=True, data={"dest": res.dest, "size": res.size, "sha256": res.sha256}, message=message)

@@ -1,0 +1,204 @@
+"""The headless commands: ``run``, ``runs``, ``resume``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+from runbook_tui.errors import ProcedureError, RunbookError
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ABORTED = 0, 1, 2, 3
+
+
+def add_target_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lab", action="store_true", help="start the rehearsal lab in-process and run against it")
+    p.add_argument("--fault", action="append", default=[], metavar="F", help="with --lab: inject a lab fault (see `lab --help`)")
+    p.add_argument("--phase", type=int, default=6, help="with --lab: the phase the lab starts in (3, 5 or 6)")
+    p.add_argument("--accept-host-key", action="append", default=[], metavar="TARGET",
+                   help="trust TARGET's unknown SSH host key and record it (a changed key is still refused)")
+
+
+def add_run_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a procedure headless", description="Run a procedure without the TUI.")
+    p.add_argument("proc", metavar="PROC", help="procedure id or path to a YAML file")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an input value")
+    p.add_argument("--dry-run", action="store_true", help="run read-only steps; show mutating ones as would-run")
+    p.add_argument("--offline", action="store_true", help="dry-run that connects to nothing: render every step")
+    p.add_argument("--yes", action="store_true", help="answer gates yes (needed without a TTY)")
+    p.add_argument("--confirm", action="append", default=[], metavar="PHRASE", help="the phrase for a typed gate")
+    p.add_argument("--undo-on-failure", action="store_true", help="without a TTY: undo completed steps when one fails")
+    p.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
+    add_target_options(p)
+    p.set_defaults(func=cmd_run)
+
+    r = sub.add_parser("resume", help="continue an interrupted run from its journal")
+    r.add_argument("run_id", metavar="RUN_ID")
+    r.add_argument("--yes", action="store_true")
+    r.add_argument("--confirm", action="append", default=[], metavar="PHRASE")
+    r.add_argument("--undo-on-failure", action="store_true")
+    r.add_argument("--json", action="store_true")
+    add_target_options(r)
+    r.set_defaults(func=cmd_resume)
+
+    runs = sub.add_parser("runs", help="list runs; show one; write its report")
+    runs.add_argument("action", nargs="?", choices=["list", "show", "report"], default="list")
+    runs.add_argument("run_id", nargs="?", metavar="RUN_ID")
+    runs.add_argument("-o", "--output", help="with report: write the Markdown here")
+    runs.set_defaults(func=cmd_runs)
+
+
+def _gates(args: argparse.Namespace, lab: bool):
+    from runbook_tui.console import TerminalGates
+    from runbook_tui.engine.gates import AutoGates
+
+    if args.yes or not sys.stdin.isatty():
+        return AutoGates(yes=args.yes, phrases=tuple(args.confirm), lab=lab, undo_on_failure=args.undo_on_failure)
+    return TerminalGates()
+
+
+def _reporter(args: argparse.Namespace):
+    from runbook_tui.console import ConsoleReporter, JsonReporter
+
+    return JsonReporter() if args.json else ConsoleReporter()
+
+
+async def _run_engine(engine) -> int:
+    """Run with Ctrl+C handling: the first cancels cleanly (remote commands are signalled and
+    recorded), a second exits at once."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(engine.run())
+    presses = 0
+
+    def interrupt() -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            os._exit(130)
+        sys.stderr.write("\nCancelling the running step… (Ctrl+C again to exit now)\n")
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, interrupt)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        report = await task
+    except asyncio.CancelledError:
+        report = engine.report
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+    return report.exit_code
+
+
+def _fail(exc: RunbookError) -> int:
+    sys.stderr.write(f"{exc}\n")
+    if isinstance(exc, ProcedureError):
+        sys.stderr.write(f"{len(exc.problems)} problem(s).\n")
+    from runbook_tui.engine.inputs import InputError
+
+    return EXIT_INVALID if isinstance(exc, (ProcedureError, InputError)) else EXIT_FAILED
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from runbook_tui.engine.inputs import parse_sets, resolve
+    from runbook_tui.workspace import Workspace
+
+    ws = await Workspace.open(inventory=args.inventory, procedures=args.procedures, lab=args.lab,
+                              faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key)
+    try:
+        procedure = ws.procedure(args.proc)
+        given = parse_sets(args.set)
+        missing = [n for n, s in procedure.inputs.items() if s.discover and n not in given]
+        discovered = await ws.discover(procedure) if missing and not args.offline else {}
+        inputs = resolve(procedure, given, discovered)
+        engine = ws.engine(procedure, inputs=inputs, gates=_gates(args, ws.is_lab), subscribers=[_reporter(args)],
+                           dry_run=args.dry_run, offline=args.offline)
+        code = await _run_engine(engine)
+        if not args.json:
+            sys.stderr.write(f"journal: runbook-tui runs show {engine.run_id}\n")
+        return code
+    finally:
+        await ws.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_run(args))
+    except RunbookError as exc:
+        return _fail(exc)
+
+
+async def _resume(args: argparse.Namespace) -> int:
+    from runbook_tui.journal import resume_state, run_path
+    from runbook_tui.workspace import Workspace
+
+    start, state = resume_state(run_path(args.run_id))
+    inventory = args.inventory or start.get("inventory")
+    ws = await Workspace.open(inventory=inventory, procedures=args.procedures, lab=args.lab,
+                              faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key)
+    try:
+        procedure = ws.procedure(start["path"])
+        engine = ws.engine(procedure, inputs=start["inputs"], gates=_gates(args, ws.is_lab),
+                           subscribers=[_reporter(args)], dry_run=start["mode"] in ("dry-run", "offline"),
+                           offline=start["mode"] == "offline", resume=state)
+        return await _run_engine(engine)
+    finally:
+        await ws.close()
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_resume(args))
+    except RunbookError as exc:
+        return _fail(exc)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    import time
+
+    from runbook_tui.journal import list_runs, read_events, run_path
+
+    try:
+        if args.action == "list":
+            runs = list_runs()
+            if not runs:
+                print("no runs yet")
+                return EXIT_OK
+            print(f"{'RUN':<44} {'PROCEDURE':<22} {'MODE':<8} {'OPERATOR':<22} {'STARTED':<19} OUTCOME")
+            for r in runs:
+                started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
+                print(f"{r.run_id:<44} {r.procedure:<22} {r.mode:<8} {r.operator[:22]:<22} {started:<19} {r.outcome}")
+            return EXIT_OK
+        if not args.run_id:
+            sys.stderr.write(f"runs {args.action} needs a RUN_ID (see `runbook-tui runs`).\n")
+            return EXIT_INVALID
+        path = run_path(args.run_id)
+        if args.action == "report":
+            from runbook_tui.report import markdown_report
+
+            text = markdown_report(path)
+            if args.output:
+                with open(args.output, "w", encoding="utf-8") as f:
+                    f.write(text)
+                print(f"wrote {args.output}")
+            else:
+                sys.stdout.write(text)
+            return EXIT_OK
+        from runbook_tui.console import ConsoleReporter
+        from runbook_tui.engine.events import event_from_dict
+
+        reporter = ConsoleReporter()
+        for data in read_events(path):
+            reporter(event_from_dict(data))
+        return EXIT_OK
+    except RunbookError as exc:
+        return _fail(exc)

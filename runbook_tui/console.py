@@ -1,0 +1,139 @@
+"""The headless face: live progress on a terminal, or the event stream as JSON lines,
+and gates answered at the terminal prompt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import TextIO
+
+from runbook_tui.engine import events as ev
+from runbook_tui.engine.gates import GateAnswer, GateRequest
+
+MARKS = {
+    "ok": "✓", "failed": "✗", "skipped": "–", "blocked": "■", "would-run": "◌",
+    "unproven": "?", "undone": "↶", "cancelled": "⨯",
+}
+
+
+class ConsoleReporter:
+    """A status line per step, output prefixed with the step id, a summary table at the end."""
+
+    def __init__(self, out: TextIO | None = None, *, color: bool | None = None):
+        self.out = out or sys.stdout
+        self.color = self.out.isatty() if color is None else color
+        self.titles: dict[str, str] = {}
+        self.finished: list[ev.StepFinished] = []
+        self.width = 12
+
+    def _c(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def _print(self, text: str) -> None:
+        self.out.write(text + "\n")
+
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.OutputLine):
+            self._print(f"  {self._c('2', event.step_id.ljust(self.width))} │ {event.text}")
+        elif isinstance(event, ev.RunStarted):
+            self.titles = {s["id"]: s["title"] for s in event.steps}
+            self.width = max([len(s) for s in self.titles] + [8])
+            mode = {"live": "LIVE", "dry-run": "DRY-RUN", "offline": "DRY-RUN (offline)", "lab": "LAB"}[event.mode]
+            self._print(self._c("1", f"{event.title} [{mode}]") + f"  run {event.run_id}  by {event.operator}")
+            if event.resumed:
+                self._print("  resuming: steps already done are not repeated")
+        elif isinstance(event, ev.StepStarted):
+            where = f" [{event.target}]" if event.target else ""
+            again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            verb = "undo" if event.phase == "undo" else "▶"
+            first = event.rendered.splitlines()[0] if event.rendered else ""
+            self._print(f"{verb} {self._c('1', event.step_id)}{where}{again}  {self._c('36', first)}")
+        elif isinstance(event, ev.GuardEvaluated):
+            if not event.passed:
+                self._print(f"  {event.guard} not met: {event.expression}" + (f" ({event.detail})" if event.detail else ""))
+        elif isinstance(event, ev.GateAnswered):
+            verdict = "yes" if event.approved else "no"
+            extra = f" ({event.choice})" if event.choice else ""
+            why = f": {event.reason}" if event.reason else ""
+            self._print(f"  gate {event.gate} answered {verdict}{extra} by {event.who}{why}")
+        elif isinstance(event, ev.OutputTruncated):
+            self._print(f"  {event.step_id}: output beyond {event.kept_bytes} bytes not journaled")
+        elif isinstance(event, ev.StepFinished):
+            self.finished.append(event)
+            mark = MARKS.get(event.status, "·")
+            color = {"ok": "32", "failed": "31", "blocked": "31", "would-run": "33", "unproven": "33"}.get(event.status, "0")
+            message = event.message.splitlines()[0] if event.message and event.status != "would-run" else ""
+            self._print(f"{self._c(color, mark)} {event.step_id} {event.status} {event.duration:.2f}s"
+                        + (f"  {message}" if message else ""))
+            if event.status == "would-run":
+                for line in event.rendered.splitlines():
+                    self._print(f"    would run: {line}")
+                for line in (event.message or "").splitlines()[:60]:
+                    self._print(f"    {line}")
+        elif isinstance(event, ev.RunFinished):
+            self._summary(event)
+
+    def _summary(self, event: ev.RunFinished) -> None:
+        self._print("")
+        self._print(f"{'STEP'.ljust(self.width)}  {'STATUS':<10} {'TIME':>7}  NOTE")
+        last: dict[str, ev.StepFinished] = {}
+        for f in self.finished:
+            last[f.step_id] = f
+        for sid, f in last.items():
+            note = (f.message or "").splitlines()[0][:70] if f.message and f.status != "would-run" else ""
+            self._print(f"{sid.ljust(self.width)}  {f.status:<10} {f.duration:>6.2f}s  {note}")
+        color = "32" if event.outcome == "succeeded" else "31"
+        self._print(self._c(color, f"\n{event.outcome.upper()}") + (f": {event.message}" if event.message else ""))
+
+
+class JsonReporter:
+    def __init__(self, out: TextIO | None = None):
+        self.out = out or sys.stdout
+
+    def __call__(self, event: ev.Event) -> None:
+        self.out.write(json.dumps(event.to_dict(), default=str) + "\n")
+
+
+class TerminalGates:
+    """Asks at the terminal. Every default is "no"."""
+
+    def __init__(self, out: TextIO | None = None):
+        self.out = out or sys.stderr
+
+    async def _input(self, prompt: str) -> str:
+        self.out.write(prompt)
+        self.out.flush()
+        line = await asyncio.to_thread(sys.stdin.readline)
+        return line.strip()
+
+    async def ask(self, request: GateRequest) -> GateAnswer:
+        w = self.out.write
+        w(f"\n── {request.title} " + "─" * max(4, 60 - len(request.title)) + "\n")
+        w(request.text + "\n")
+        for line in request.details:
+            w(f"   {line}\n")
+        if request.kind == "typed":
+            typed = await self._input(f"Type {request.phrase!r} to go ahead (anything else refuses): ")
+            return GateAnswer(typed == request.phrase, typed=typed)
+        if request.kind == "failure":
+            answer = (await self._input("[r]etry, [s]kip, [u]ndo, [A]bort? ")).lower()
+            choice = {"r": "retry", "s": "skip", "u": "undo"}.get(answer[:1], "abort")
+            reason = await self._input("Why skip it? ") if choice == "skip" else None
+            return GateAnswer(True, choice=choice, reason=reason)
+        if request.kind == "choose":
+            for i, choice in enumerate(request.choices, 1):
+                w(f"  {i}. {choice}\n")
+            answer = await self._input(f"Choose 1-{len(request.choices)} [{request.default}]: ")
+            if not answer:
+                return GateAnswer(request.default is not None, choice=request.default)
+            if answer.isdigit() and 1 <= int(answer) <= len(request.choices):
+                return GateAnswer(True, choice=request.choices[int(answer) - 1])
+            return GateAnswer.no("no valid choice")
+        question = {"manual": "Done? [y/N] ", "override": "Override the guard? [y/N] "}.get(request.kind, "Go ahead? [y/N] ")
+        approved = (await self._input(question)).lower() in ("y", "yes")
+        reason = None
+        if approved and request.needs_reason:
+            reason = await self._input("Reason (recorded): ")
+            approved = bool(reason)
+        return GateAnswer(approved, reason=reason)

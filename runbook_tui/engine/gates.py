@@ -1,0 +1,105 @@
+"""Gates: the questions the engine awaits an operator's answer to.
+
+The engine only knows this interface; the TUI answers with modal screens, the headless runner on
+the terminal, tests with scripted answers. Every gate defaults to "no".
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+GateKind = Literal["plan", "confirm", "typed", "manual", "choose", "failure", "override", "resume", "undo"]
+
+FAILURE_CHOICES = ("retry", "skip", "undo", "abort")
+
+
+@dataclass
+class GateRequest:
+    id: str
+    kind: GateKind
+    title: str
+    text: str  # Markdown: what is asked, and why
+    step_id: str = ""
+    target: str | None = None
+    details: list[str] = field(default_factory=list)  # exactly what will run / change
+    phrase: str | None = None  # typed gates: what must be typed
+    choices: tuple[str, ...] = ()
+    needs_reason: bool = False
+    default: str | None = None  # the default choice, where there are choices
+
+
+@dataclass
+class GateAnswer:
+    approved: bool
+    choice: str | None = None
+    reason: str | None = None
+    typed: str | None = None
+
+    @classmethod
+    def no(cls, reason: str | None = None) -> "GateAnswer":
+        return cls(False, reason=reason)
+
+
+class Gates(Protocol):
+    async def ask(self, request: GateRequest) -> GateAnswer: ...
+
+
+def operator() -> str:
+    """Who answers: user@host, recorded with every answer."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class AutoGates:
+    """Answers without a person: for `run` without a TTY and for tests.
+
+    Fails closed unless ``yes``. Typed gates also need the phrase among ``phrases``, except in the
+    lab, where ``--yes`` answers them (a rehearsal). A blocked guard is never overridden here:
+    that takes a person with a reason.
+    """
+
+    def __init__(
+        self,
+        *,
+        yes: bool = False,
+        phrases: tuple[str, ...] = (),
+        lab: bool = False,
+        undo_on_failure: bool = False,
+        choices: dict[str, str] | None = None,
+    ):
+        self.yes = yes
+        self.phrases = tuple(phrases)
+        self.lab = lab
+        self.undo_on_failure = undo_on_failure
+        self.choices = dict(choices or {})
+        self.asked: list[GateRequest] = []
+
+    async def ask(self, request: GateRequest) -> GateAnswer:
+        self.asked.append(request)
+        if request.kind == "failure":
+            return GateAnswer(True, choice="undo" if self.undo_on_failure else "abort")
+        if request.kind == "undo":
+            approved = self.undo_on_failure or self.yes
+            return GateAnswer(approved, reason=None if approved else "no TTY and --undo-on-failure not given")
+        if request.kind == "override":
+            return GateAnswer.no("no operator to override a blocked guard")
+        if request.kind == "resume":
+            return GateAnswer(self.yes, reason=None if self.yes else "not confirmed")
+        if not self.yes:
+            return GateAnswer.no("no TTY and --yes not given")
+        if request.kind == "typed":
+            if request.phrase in self.phrases:
+                return GateAnswer(True, typed=request.phrase)
+            if self.lab:
+                return GateAnswer(True, typed=request.phrase, reason="lab rehearsal: --yes")
+            return GateAnswer.no(f"typed confirmation needs --confirm {request.phrase!r}")
+        if request.kind == "choose":
+            choice = self.choices.get(request.step_id, request.default)
+            return GateAnswer(choice is not None, choice=choice)
+        return GateAnswer(True)

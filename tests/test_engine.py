@@ -1,0 +1,337 @@
+"""The engine against real parts: local subprocesses and a real SSH server on loopback.
+
+Each test asserts the exact event sequence (like doit's FakeReporter tests) or what reached the
+far side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from runbook_tui.engine import events as ev
+from runbook_tui.engine.gates import AutoGates, GateAnswer, GateRequest
+from runbook_tui.engine.runner import Engine, RunOptions
+from runbook_tui.inventory import Inventory, Target
+from runbook_tui.model import Procedure
+from sshserver import SSHTestServer
+
+
+def make(steps: list[dict], **inputs) -> Procedure:
+    return Procedure.model_validate({"id": "t", "title": "Test", "inputs": inputs, "steps": steps})
+
+
+class Recorder:
+    def __init__(self):
+        self.events: list[ev.Event] = []
+
+    def __call__(self, event: ev.Event) -> None:
+        self.events.append(event)
+
+    def kinds(self, *, output: bool = False) -> list[str]:
+        return [
+            f"{e.kind}:{getattr(e, 'step_id', '')}:{getattr(e, 'status', '') or getattr(e, 'gate', '')}".rstrip(":")
+            for e in self.events
+            if output or not isinstance(e, ev.OutputLine)
+        ]
+
+    def of(self, cls):
+        return [e for e in self.events if isinstance(e, cls)]
+
+
+class Scripted:
+    """Gates answered from a script, recording what was asked."""
+
+    def __init__(self, *answers: GateAnswer):
+        self.answers = list(answers)
+        self.asked: list[GateRequest] = []
+
+    async def ask(self, request: GateRequest) -> GateAnswer:
+        self.asked.append(request)
+        return self.answers.pop(0) if self.answers else GateAnswer.no()
+
+
+async def run(proc, gates=None, inventory=None, inputs=None, **options):
+    rec = Recorder()
+    engine = Engine(proc, inventory or Inventory(), inputs=inputs or {}, gates=gates or AutoGates(yes=True),
+                    subscribers=[rec], options=RunOptions(**options))
+    report = await engine.run()
+    return report, rec
+
+
+async def test_success_event_sequence():
+    proc = make([
+        {"id": "hello", "local": "echo hello", "mutates": False, "register": "h"},
+        {"id": "check", "assert": "'hello' in h.stdout"},
+    ])
+    report, rec = await run(proc)
+    assert report.outcome == "succeeded" and report.exit_code == 0
+    assert rec.kinds(output=True) == [
+        "run_started",
+        "step_started:hello",
+        "output:hello",
+        "step_finished:hello:ok",
+        "step_started:check",
+        "step_finished:check:ok",
+        "run_finished",
+    ]
+    seqs = [e.seq for e in rec.events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert {e.run_id for e in rec.events} == {report.run_id}
+
+
+async def test_require_blocks_and_is_not_overridden_without_a_person():
+    proc = make([
+        {"id": "guard", "local": "echo no", "mutates": False, "register": "g"},
+        {"id": "change", "local": "echo changed", "require": "'yes' in g.stdout", "message": "not safe now"},
+        {"id": "after", "local": "echo after", "mutates": False},
+    ])
+    report, rec = await run(proc)
+    assert report.outcome == "failed" and report.exit_code == 1
+    assert rec.kinds() == [
+        "run_started",
+        "step_started:guard",
+        "step_finished:guard:ok",
+        "guard:change",
+        "gate_requested:change:override",
+        "gate_answered:change:override",
+        "step_finished:change:blocked",
+        "gate_requested:change:failure",
+        "gate_answered:change:failure",
+        "run_finished",
+    ]
+    assert rec.of(ev.StepFinished)[-1].message == "not safe now"
+
+
+async def test_override_needs_a_reason_and_records_it():
+    proc = make([{"id": "change", "local": "echo ran", "require": "false", "mutates": False}])
+    gates = Scripted(GateAnswer(True, reason="guard is stale: checked by hand"))
+    report, rec = await run(proc, gates=gates)
+    assert report.outcome == "succeeded"
+    answered = rec.of(ev.GateAnswered)[0]
+    assert answered.gate == "override" and answered.reason == "guard is stale: checked by hand"
+    assert "@" in answered.who
+
+
+async def test_retry_until_postcondition(tmp_path: Path):
+    counter = tmp_path / "n"
+    proc = make([{
+        "id": "poll", "mutates": False,
+        "local": f"echo x >> {counter}; wc -l < {counter}",
+        "until": "result.stdout | int >= 3", "retry": {"attempts": 5, "delay": "10ms"},
+    }])
+    report, rec = await run(proc)
+    assert report.outcome == "succeeded"
+    assert [e.attempt for e in rec.of(ev.StepStarted)] == [1, 2, 3]
+    assert [e.passed for e in rec.of(ev.GuardEvaluated)] == [False, False, True]
+
+
+async def test_failure_then_undo_walks_back_in_reverse(tmp_path: Path):
+    log = tmp_path / "log"
+    proc = make([
+        {"id": "one", "local": f"echo one >> {log}", "undo": {"local": f"echo undo-one >> {log}"}},
+        {"id": "two", "local": f"echo two >> {log}", "undo": {"local": f"echo undo-two >> {log}"}},
+        {"id": "three", "local": "exit 4"},
+        {"id": "four", "local": f"echo four >> {log}"},
+    ])
+    report, rec = await run(proc, gates=AutoGates(yes=True, undo_on_failure=True))
+    assert report.outcome == "failed"
+    assert log.read_text().split() == ["one", "two", "undo-two", "undo-one"]
+    assert [(e.step_id, e.status, e.phase) for e in rec.of(ev.StepFinished)] == [
+        ("one", "ok", "do"), ("two", "ok", "do"), ("three", "failed", "do"),
+        ("two", "undone", "undo"), ("one", "undone", "undo"),
+    ]
+    assert report.statuses == {"one": "undone", "two": "undone", "three": "failed"}
+
+
+async def test_abort_runs_nothing_more(tmp_path: Path):
+    marker = tmp_path / "later"
+    proc = make([{"id": "bad", "local": "exit 1", "mutates": False}, {"id": "later", "local": f"touch {marker}"}])
+    report, rec = await run(proc, gates=AutoGates(yes=True))
+    assert report.outcome == "failed" and not marker.exists()
+    assert "step_started:later" not in rec.kinds()
+
+
+async def test_skip_with_reason_continues(tmp_path: Path):
+    marker = tmp_path / "later"
+    proc = make([{"id": "bad", "local": "exit 1", "mutates": False},
+                 {"id": "later", "local": f"touch {marker}", "mutates": False}])
+    report, _ = await run(proc, gates=Scripted(GateAnswer(True, choice="skip", reason="known flaky")))
+    assert marker.exists() and report.statuses["bad"] == "skipped"
+
+
+async def test_refused_confirm_changes_nothing(tmp_path: Path):
+    marker = tmp_path / "changed"
+    proc = make([{"id": "change", "local": f"touch {marker}", "confirm": "Really?"}])
+    gates = Scripted(GateAnswer(True), GateAnswer.no())  # the plan yes, the step's own confirm no
+    report, rec = await run(proc, gates=gates)
+    assert report.outcome == "refused" and report.exit_code == 3
+    assert not marker.exists()
+    assert [r.kind for r in gates.asked] == ["plan", "confirm"]
+
+
+async def test_plan_lists_mutations_once_before_the_first():
+    proc = make([
+        {"id": "read", "local": "echo r", "mutates": False},
+        {"id": "w1", "local": "echo one"},
+        {"id": "w2", "local": "echo two"},
+    ])
+    gates = Scripted(GateAnswer(True))
+    report, rec = await run(proc, gates=gates)
+    assert report.outcome == "succeeded"
+    assert [r.kind for r in gates.asked] == ["plan"]
+    assert gates.asked[0].details == ["w1 on local machine: echo one", "w2 on local machine: echo two"]
+    kinds = rec.kinds()
+    assert kinds.index("step_finished:read:ok") < kinds.index("gate_requested:w1:plan")
+
+
+@pytest.mark.parametrize("typed, phrases, lab, approved", [
+    ("pfsense", ("pfsense",), False, True),
+    ("pfsense", ("pfsense ",), False, False),
+    ("pfsense", (), True, True),
+    ("pfsense", (), False, False),
+])
+async def test_typed_gate(tmp_path: Path, typed, phrases, lab, approved):
+    marker = tmp_path / "m"
+    proc = make([{"id": "x", "local": f"touch {marker}", "confirm": {"text": "Flip NAT", "typed": typed}}])
+    report, _ = await run(proc, gates=AutoGates(yes=True, phrases=phrases, lab=lab))
+    assert marker.exists() is approved
+    assert report.exit_code == (0 if approved else 3)
+
+
+async def test_no_tty_without_yes_fails_closed(tmp_path: Path):
+    marker = tmp_path / "m"
+    report, _ = await run(make([{"id": "x", "local": f"touch {marker}"}]), gates=AutoGates(yes=False))
+    assert report.outcome == "refused" and not marker.exists()
+
+
+async def test_dry_run_never_mutates_and_marks_downstream_unproven(tmp_path: Path):
+    marker = tmp_path / "m"
+    proc = make([
+        {"id": "read", "local": "echo before", "mutates": False},
+        {"id": "change", "local": f"touch {marker}"},
+        {"id": "verify", "local": f"test -e {marker}", "mutates": False},
+    ])
+    report, rec = await run(proc, dry_run=True)
+    assert not marker.exists()
+    assert report.outcome == "succeeded"
+    assert report.statuses == {"read": "ok", "change": "would-run", "verify": "unproven"}
+    would = [e for e in rec.of(ev.StepFinished) if e.status == "would-run"][0]
+    assert would.rendered == f"touch {marker}"
+    assert not rec.of(ev.GateRequested)
+
+
+async def test_offline_renders_everything_and_runs_nothing(tmp_path: Path):
+    marker = tmp_path / "m"
+    proc = make([{"id": "read", "local": f"touch {marker}", "mutates": False}])
+    report, _ = await run(proc, dry_run=True, offline=True)
+    assert not marker.exists() and report.statuses == {"read": "would-run"}
+
+
+async def test_cancellation_kills_the_command_and_is_recorded(tmp_path: Path):
+    pidfile = tmp_path / "pid"
+    proc = make([{"id": "long", "local": f"echo $$ > {pidfile}; exec sleep 30", "mutates": False}])
+    rec = Recorder()
+    engine = Engine(proc, Inventory(), inputs={}, gates=AutoGates(yes=True), subscribers=[rec])
+    task = asyncio.create_task(engine.run())
+    for _ in range(200):
+        if pidfile.exists() and pidfile.read_text().strip():
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    pid = int(pidfile.read_text())
+    await asyncio.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    assert rec.kinds()[-2:] == ["step_finished:long:cancelled", "run_finished"]
+    assert rec.of(ev.RunFinished)[0].outcome == "aborted" and engine.report.exit_code == 3
+
+
+async def test_foreach_fans_out_with_limit():
+    proc = make([{
+        "id": "each", "local": "echo {{ item }}", "mutates": False, "foreach": "{{ [1, 2, 3, 4] }}",
+        "concurrency": 2, "register": "each",
+    }, {"id": "sum", "assert": "each.data | map(attribute='stdout') | map('trim') | map('int') | sum == 10"}])
+    report, rec = await run(proc)
+    assert report.outcome == "succeeded"
+    assert sorted(e.item for e in rec.of(ev.StepStarted) if e.step_id == "each") == [1, 2, 3, 4]
+
+
+async def test_timeout_fails_the_step():
+    proc = make([{"id": "slow", "local": "sleep 5", "timeout": "200ms", "mutates": False}])
+    report, rec = await run(proc)
+    assert report.outcome == "failed"
+    assert rec.of(ev.StepFinished)[0].message == "timed out after 0.2 s"
+
+
+async def test_independent_steps_run_concurrently():
+    proc = make([
+        {"id": "a", "local": "sleep 0.4", "mutates": False, "needs": []},
+        {"id": "b", "local": "sleep 0.4", "mutates": False, "needs": []},
+        {"id": "c", "local": "sleep 0.4", "mutates": False, "needs": []},
+    ])
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    report, _ = await run(proc)
+    assert report.outcome == "succeeded" and loop.time() - t0 < 1.0
+
+
+# ---------------------------------------------------------------- over real SSH
+@pytest.fixture
+async def sshd(tmp_path: Path):
+    server = SSHTestServer(tmp_path)
+    await server.start()
+    server.write_known_hosts()
+    yield server
+    await server.close()
+
+
+def ssh_inventory(server: SSHTestServer) -> Inventory:
+    return Inventory(targets={"fw": Target(ssh=server.target())})
+
+
+async def test_ssh_steps_share_one_connection(sshd):
+    proc = make([{"id": f"s{i}", "ssh": "fw", "run": f"echo {i}", "mutates": False, "needs": []} for i in range(6)])
+    report, rec = await run(proc, inventory=ssh_inventory(sshd))
+    assert report.outcome == "succeeded"
+    assert sshd.connections == 1 and len(sshd.commands) == 6
+    assert sorted(e.text for e in rec.of(ev.OutputLine)) == [str(i) for i in range(6)]
+
+
+async def test_hostile_input_reaches_the_server_as_one_argument(sshd):
+    hostile = "x'; touch /tmp/pwned; echo \"$(id)\" `id` \n --rm"
+    proc = make([{"id": "say", "ssh": "fw", "run": "echo {{ inputs.v }}", "mutates": False, "register": "said"}],
+                v={"default": ""})
+    report, rec = await run(proc, inventory=ssh_inventory(sshd), inputs={"v": hostile})
+    assert report.outcome == "succeeded"
+    import shlex
+
+    assert shlex.split(sshd.commands[0]) == ["echo", hostile]
+
+
+async def test_dry_run_sends_no_mutating_command(sshd):
+    proc = make([
+        {"id": "look", "ssh": "fw", "run": "hostname", "mutates": False},
+        {"id": "change", "ssh": "fw", "run": "echo CHANGE"},
+        {"id": "look-again", "ssh": "fw", "run": "hostname", "mutates": False},
+    ])
+    report, _ = await run(proc, inventory=ssh_inventory(sshd), dry_run=True)
+    assert report.outcome == "succeeded"
+    assert sshd.commands == ["hostname", "hostname"]
+
+
+async def test_unreachable_target_is_one_sentence(tmp_path: Path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    inv = Inventory(targets={"fw": Target(ssh={"host": "127.0.0.1", "port": port, "known_hosts": str(tmp_path / "kh")})})
+    report, rec = await run(make([{"id": "x", "ssh": "fw", "run": "true", "mutates": False}]), inventory=inv)
+    message = rec.of(ev.StepFinished)[0].message
+    assert report.outcome == "failed"
+    assert "\n" not in message and "Traceback" not in message and str(port) in message
