@@ -1,7 +1,7 @@
 """The run journal: one append-only JSONL file per run, the story of what happened.
 
-Every event that changes state (a step starting or finishing, a gate answered) is written and
-fsynced before the engine goes on, so a crash or ``kill -9`` leaves a journal that ``resume``
+Every event that changes state (a mutating step starting, any step finishing, a gate answered)
+is written and fsynced before the engine goes on, so a crash or ``kill -9`` leaves a journal that ``resume``
 continues from. Output lines, which can arrive by the hundred thousand, are written in batches
 (at least every 50 ms) and fsynced at the next state event; each step keeps up to OUTPUT_CAP
 bytes of output, then one ``output_truncated`` marker.
@@ -62,7 +62,8 @@ class Journal:
             self._output(event)
             return
         self._file.write(json.dumps(event.to_dict(), default=str) + "\n")
-        self._sync()
+        if _durable(event):
+            self._sync()
         if isinstance(event, ev.RunFinished):
             self.close()
 
@@ -98,6 +99,14 @@ class Journal:
             self._sync()
             self._file.close()
             self._file = None
+
+
+def _durable(event: ev.Event) -> bool:
+    """Events a resume depends on are fsynced before the engine goes on. A read-only step's
+    start is not: re-running it after a crash is harmless."""
+    if isinstance(event, ev.StepStarted):
+        return event.mutating
+    return not isinstance(event, (ev.GuardEvaluated, ev.OutputTruncated))
 
 
 # --------------------------------------------------------------------- reading

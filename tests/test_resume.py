@@ -1,0 +1,107 @@
+"""A crash mid-run leaves a journal that `resume` continues from (real processes, real kill -9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PROCEDURE = """\
+id: crashy
+title: Survives a crash
+steps:
+  - id: first
+    title: Change one thing
+    local: echo first >> {log}
+  - id: slow
+    title: Change another, slowly
+    local: echo slow-started >> {log}; test -e {release} || sleep 60; echo slow >> {log}
+  - id: last
+    local: echo last >> {log}
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    e.update(RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    return e
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "runbook_tui", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60, **kw)
+
+
+def journal(tmp_path: Path) -> Path:
+    files = list((tmp_path / "state" / "runs").glob("*.jsonl"))
+    assert len(files) == 1, files
+    return files[0]
+
+
+def test_kill_9_then_resume_completes_the_run(tmp_path: Path, env):
+    log, release = tmp_path / "log", tmp_path / "release"
+    proc_file = tmp_path / "crashy.yaml"
+    proc_file.write_text(PROCEDURE.format(log=log, release=release))
+    child = subprocess.Popen([sys.executable, "-m", "runbook_tui", "run", str(proc_file), "--yes"],
+                             env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not (log.exists() and "slow-started" in log.read_text()):
+        assert time.monotonic() < deadline, "the run never reached the slow step"
+        assert child.poll() is None, "the run ended early"
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)  # the run and its sleeping step, no chance to clean up
+    child.wait()
+
+    path = journal(tmp_path)
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert events[-1]["event"] == "step_started" and events[-1]["step_id"] == "slow"
+    assert not any(e["event"] == "run_finished" for e in events)
+    run_id = events[0]["run_id"]
+
+    listing = cli("runs", env=env, cwd=tmp_path)
+    assert run_id in listing.stdout and "interrupted" in listing.stdout
+
+    release.touch()
+    resumed = cli("resume", run_id, "--yes", env=env, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    # first is not repeated; slow was in flight, so it is confirmed and re-run; last runs once.
+    assert log.read_text().split() == ["first", "slow-started", "slow-started", "slow", "last"]
+
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    gates = [e for e in events if e["event"] == "gate_answered"]
+    assert any(g["gate"] == "resume" and g["approved"] for g in gates)
+    assert events[-1]["event"] == "run_finished" and events[-1]["outcome"] == "succeeded"
+    assert [e["event"] for e in events].count("run_started") == 2
+
+    report = cli("runs", "report", run_id, env=env, cwd=tmp_path)
+    assert report.returncode == 0
+    assert "# Survives a crash — succeeded" in report.stdout
+    assert "slow-started" in report.stdout and "asked (resume)" in report.stdout
+    assert "run resumed" in report.stdout
+
+
+def test_resume_without_confirmation_refuses_to_rerun_in_flight_step(tmp_path: Path, env):
+    log, release = tmp_path / "log", tmp_path / "release"
+    proc_file = tmp_path / "crashy.yaml"
+    proc_file.write_text(PROCEDURE.format(log=log, release=release))
+    child = subprocess.Popen([sys.executable, "-m", "runbook_tui", "run", str(proc_file), "--yes"],
+                             env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not (log.exists() and "slow-started" in log.read_text()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    run_id = json.loads(journal(tmp_path).read_text().splitlines()[0])["run_id"]
+    refused = cli("resume", run_id, env=env, cwd=tmp_path)  # no TTY, no --yes: fail closed
+    assert refused.returncode == 3
+    assert log.read_text().split() == ["first", "slow-started"]
