@@ -9,16 +9,18 @@ from pathlib import Path
 
 
 class CommandLog:
-    """Append-only JSONL: ``{"time", "target", "command", "mutating"}`` per line."""
+    """Append-only JSONL: ``{"time", "target", "command", "mutating"[, "note"]}`` per line."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()  # the API server may write from another thread
 
-    def record(self, target: str, command: str, mutating: bool) -> None:
-        line = json.dumps(
-            {"time": time.time(), "target": target, "command": command, "mutating": mutating}
-        )
+    def record(self, target: str, command: str, mutating: bool, note: str | None = None) -> None:
+        """``note`` marks what the lab did instead of running it (e.g. a dropped connection)."""
+        entry = {"time": time.time(), "target": target, "command": command, "mutating": mutating}
+        if note:
+            entry["note"] = note
+        line = json.dumps(entry)
         with self._lock, self.path.open("a", encoding="utf-8") as f:
             f.write(line + "\n")
 

@@ -1,0 +1,119 @@
+"""``runbook-tui lab``: run the rehearsal lab in the foreground; ``lab log DIR`` reads its log.
+
+``register(subparsers)`` adds the command; the parsed namespace's ``func(args) -> int`` runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from runbook_tui.errors import RunbookError
+from runbook_tui.lab.command_log import CommandLog
+from runbook_tui.lab.faults import FAULTS, LabError
+
+
+HELP = "run the rehearsal lab (pfSense, backup host, Kubernetes API) on 127.0.0.1"
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add ``lab`` (and ``lab log DIR``); the parsed namespace's ``func(args) -> int`` runs it."""
+    p = subparsers.add_parser("lab", help=HELP)
+    configure(p)
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """The ``lab`` command's options, for a parser made elsewhere; ``run(args)`` runs it."""
+    faults = "\n".join(f"  {name:<16} {help_}" for name, help_ in FAULTS.items())
+    p.description = (
+        "Start the rehearsal lab in the foreground: pfSense and the backup host as SSH\n"
+        "servers and the cluster as a Kubernetes API, all on 127.0.0.1. Prints one line\n"
+        "when ready; Ctrl+C or SIGTERM stops it."
+    )
+    p.epilog = (
+        f"faults (--fault, repeatable):\n{faults}\n\n"
+        "`runbook-tui lab log DIR` prints the command log of a lab folder."
+    )
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("--dir", type=Path, help="folder for the lab's files (default: a new temporary folder)")
+    p.add_argument("--fault", action="append", default=[], metavar="F",
+                   help="inject a fault (see below); repeat for several")
+    p.add_argument("--phase", type=int, choices=(3, 5, 6), default=6,
+                   help="the migration phase to start from (default 6: steady state)")
+    p.set_defaults(func=run)
+    sub = p.add_subparsers(dest="lab_command", metavar="{log}")
+    log = sub.add_parser("log", help="print a lab folder's command log")
+    log.add_argument("log_dir", type=Path, metavar="DIR")
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "lab_command", None) == "log":
+        return run_log(args)
+    return run_lab(args)
+
+
+def run_lab(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_serve(args.dir, args.fault, args.phase))
+    except RunbookError as err:
+        print(f"runbook-tui lab: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl+C while starting, before the handlers are in place
+        return 130
+
+
+async def _serve(dir: Path | None, faults: list[str], phase: int) -> int:
+    from runbook_tui.lab import Lab
+
+    lab = Lab(dir, faults=faults, phase=phase)
+    started = time.perf_counter()
+    await lab.start()
+    try:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        elapsed = time.perf_counter() - started
+        print(f"{lab.summary()} [started in {elapsed:.2f}s; Ctrl+C stops it]", flush=True)
+        await stop.wait()
+    finally:
+        await lab.stop()
+    return 0
+
+
+def format_log(entries: list[dict]) -> str:
+    lines = []
+    for e in entries:
+        when = datetime.fromtimestamp(e.get("time", 0)).strftime("%H:%M:%S.%f")[:-3]
+        kind = "MUTATING" if e.get("mutating") else "read"
+        note = f"  [{e['note']}]" if e.get("note") else ""
+        lines.append(f"{when}  {e.get('target', '?'):<12} {kind:<8}  {e.get('command', '')}{note}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def run_log(args: argparse.Namespace) -> int:
+    path = Path(args.log_dir) / "commands.log"
+    try:
+        if not path.is_file():
+            raise LabError(f"There is no command log at {path}; is {args.log_dir} a lab folder?")
+        sys.stdout.write(format_log(CommandLog(path).entries()))
+    except RunbookError as err:
+        print(f"runbook-tui lab log: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="runbook-tui")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # until the main CLI hooks `register` in
+    raise SystemExit(main(["lab", *sys.argv[1:]]))
