@@ -14,41 +14,67 @@ from runbook_tui.errors import ProcedureError, RunbookError
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ABORTED = 0, 1, 2, 3
 
 
-def add_target_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lab", action="store_true", help="start the rehearsal lab in-process and run against it")
-    p.add_argument("--fault", action="append", default=[], metavar="F", help="with --lab: inject a lab fault (see `lab --help`)")
-    p.add_argument("--phase", type=int, default=6, help="with --lab: the phase the lab starts in (3, 5 or 6)")
-    p.add_argument("--accept-host-key", action="append", default=[], metavar="TARGET",
+def add_target_options(p: argparse.ArgumentParser, default: Any = None) -> None:
+    """Where to run. ``default=argparse.SUPPRESS`` lets a subcommand repeat the top level's options."""
+
+    def d(value: Any) -> Any:
+        return value if default is None else default
+
+    p.add_argument("--lab", action="store_true", default=d(False), help="start the rehearsal lab in-process and run against it")
+    p.add_argument("--fault", action="append", default=d([]), metavar="F", help="with --lab: inject a lab fault (see `lab --help`)")
+    p.add_argument("--phase", type=int, choices=(3, 5, 6), default=d(6), help="with --lab: the phase the lab starts in")
+    p.add_argument("--accept-host-key", action="append", default=d([]), metavar="TARGET",
                    help="trust TARGET's unknown SSH host key and record it (a changed key is still refused)")
 
 
-def add_run_parser(sub: Any) -> None:
-    p = sub.add_parser("run", help="run a procedure headless", description="Run a procedure without the TUI.")
+def add_mode_options(p: argparse.ArgumentParser, default: Any = None) -> None:
+    p.add_argument("--dry-run", action="store_true", default=False if default is None else default,
+                   help="run read-only steps; show mutating ones as would-run")
+    p.add_argument("--offline", action="store_true", default=False if default is None else default,
+                   help="dry-run that connects to nothing: render every step")
+
+
+def configure_tui(p: argparse.ArgumentParser) -> None:
+    add_mode_options(p, argparse.SUPPRESS)
+    add_target_options(p, argparse.SUPPRESS)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from runbook_tui.tui.app import RunbookApp
+
+    app = RunbookApp(inventory=args.inventory, procedures=args.procedures, lab=args.lab, faults=args.fault,
+                     phase=args.phase, dry_run=args.dry_run, offline=args.offline,
+                     accept_host_keys=args.accept_host_key)
+    app.run()
+    return app.return_code or 0
+
+
+def configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("proc", metavar="PROC", help="procedure id or path to a YAML file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an input value")
-    p.add_argument("--dry-run", action="store_true", help="run read-only steps; show mutating ones as would-run")
-    p.add_argument("--offline", action="store_true", help="dry-run that connects to nothing: render every step")
+    add_mode_options(p)
+    _add_answers(p)
+    add_target_options(p)
+
+
+def configure_resume(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_id", metavar="RUN_ID", help="the run to continue (see `runbook-tui runs`)")
+    _add_answers(p)
+    add_target_options(p)
+
+
+def configure_runs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", choices=["list", "show", "report"], default="list")
+    p.add_argument("run_id", nargs="?", metavar="RUN_ID")
+    p.add_argument("-o", "--output", help="with report: write the Markdown here")
+
+
+def _add_answers(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", action="store_true", help="answer gates yes (needed without a TTY)")
-    p.add_argument("--confirm", action="append", default=[], metavar="PHRASE", help="the phrase for a typed gate")
+    p.add_argument("--confirm", action="append", default=[], metavar="PHRASE",
+                   help="the phrase a typed gate asks for (against real targets --yes alone does not pass them)")
     p.add_argument("--undo-on-failure", action="store_true", help="without a TTY: undo completed steps when one fails")
     p.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
-    add_target_options(p)
-    p.set_defaults(func=cmd_run)
-
-    r = sub.add_parser("resume", help="continue an interrupted run from its journal")
-    r.add_argument("run_id", metavar="RUN_ID")
-    r.add_argument("--yes", action="store_true")
-    r.add_argument("--confirm", action="append", default=[], metavar="PHRASE")
-    r.add_argument("--undo-on-failure", action="store_true")
-    r.add_argument("--json", action="store_true")
-    add_target_options(r)
-    r.set_defaults(func=cmd_resume)
-
-    runs = sub.add_parser("runs", help="list runs; show one; write its report")
-    runs.add_argument("action", nargs="?", choices=["list", "show", "report"], default="list")
-    runs.add_argument("run_id", nargs="?", metavar="RUN_ID")
-    runs.add_argument("-o", "--output", help="with report: write the Markdown here")
-    runs.set_defaults(func=cmd_runs)
 
 
 def _gates(args: argparse.Namespace, lab: bool):

@@ -50,6 +50,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+def _field_loc(model: Any, name: str) -> SourceLoc | None:
+    info = type(model).model_fields.get(name)
+    key = (info.alias or name) if info is not None else name
+    return model._field_locs.get(key, model._loc)
+
+
 class InputSpec(_Strict):
     prompt: str | None = None
     type: Literal["string", "int", "bool", "choice", "ip", "list"] = "string"
@@ -61,6 +67,12 @@ class InputSpec(_Strict):
     # A read-only Kubernetes query whose result fills the default (e.g. the Ready workers):
     # {target, kind, namespace?, label_selector?, value: "{{ expression over items }}"}
     discover: dict[str, Any] | None = None
+
+    _loc: SourceLoc | None = PrivateAttr(None)
+
+    @property
+    def loc(self) -> SourceLoc | None:
+        return self._loc
 
 
 class Confirm(_Strict):
@@ -141,10 +153,16 @@ class StepBody(_Strict):
     concurrency: int = Field(4, ge=1, le=256)
 
     _loc: SourceLoc | None = PrivateAttr(None)
+    # Where each key's value was written, by the key as it appears in YAML (set by the loader).
+    _field_locs: dict[str, SourceLoc] = PrivateAttr(default_factory=dict)
 
     @property
     def loc(self) -> SourceLoc | None:
         return self._loc
+
+    def field_loc(self, name: str) -> SourceLoc | None:
+        """Where field ``name`` (``"run"``, ``"assert"`` or ``"assert_"``) was written, else the step's place."""
+        return _field_loc(self, name)
 
     @property
     def action(self) -> str | None:
@@ -207,6 +225,11 @@ class Procedure(_Strict):
 
     _path: str = PrivateAttr("<memory>")
     _loc: SourceLoc | None = PrivateAttr(None)
+    _field_locs: dict[str, SourceLoc] = PrivateAttr(default_factory=dict)
+
+    def field_loc(self, name: str) -> SourceLoc | None:
+        """Where top-level field ``name`` was written, else the procedure's place."""
+        return _field_loc(self, name)
 
     @field_validator("inputs")
     @classmethod

@@ -125,7 +125,7 @@ def test_cli_subprocess_ready_line_files_and_sigterm(tmp_path: Path) -> None:
     lab_dir = tmp_path / "d"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     spawned = time.perf_counter()
-    proc = subprocess.Popen([PY, "-m", "runbook_tui.lab.cli", "--dir", str(lab_dir), "--fault", "probe-fails"],
+    proc = subprocess.Popen([PY, "-m", "runbook_tui", "lab", "--dir", str(lab_dir), "--fault", "probe-fails"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()
@@ -157,21 +157,21 @@ def test_cli_subprocess_ready_line_files_and_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    out = subprocess.run([PY, "-m", "runbook_tui.lab.cli", "log", str(lab_dir)], capture_output=True,
+    out = subprocess.run([PY, "-m", "runbook_tui", "lab", "log", str(lab_dir)], capture_output=True,
                          text=True, timeout=30, env=env)
     assert out.returncode == 0
     assert out.stdout.split()[1:4] == ["pfsense", "MUTATING", "sockstat"]
-    bad = subprocess.run([PY, "-m", "runbook_tui.lab.cli", "log", str(tmp_path / "nope")],
+    bad = subprocess.run([PY, "-m", "runbook_tui", "lab", "log", str(tmp_path / "nope")],
                          capture_output=True, text=True, timeout=30, env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "no command log" in bad.stderr
 
 
 def test_cli_bad_fault_and_help() -> None:
-    bad = subprocess.run([PY, "-m", "runbook_tui.lab.cli", "--fault", "node-down=nope"],
+    bad = subprocess.run([PY, "-m", "runbook_tui", "lab", "--fault", "node-down=nope"],
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.count("\n") == 1 and "unknown node 'nope'" in bad.stderr
-    helped = subprocess.run([PY, "-m", "runbook_tui.lab.cli", "--help"], capture_output=True,
+    helped = subprocess.run([PY, "-m", "runbook_tui", "lab", "--help"], capture_output=True,
                             text=True, timeout=30)
     assert helped.returncode == 0
     for name in FAULTS:

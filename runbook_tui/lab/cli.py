@@ -106,14 +106,3 @@ def run_log(args: argparse.Namespace) -> int:
         print(f"runbook-tui lab log: {err}", file=sys.stderr)
         return 2
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="runbook-tui")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":  # until the main CLI hooks `register` in
-    raise SystemExit(main(["lab", *sys.argv[1:]]))

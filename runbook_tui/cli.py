@@ -1,0 +1,317 @@
+"""Command line: ``runbook-tui [--procedures DIR] [--inventory FILE] COMMAND ...``.
+
+One function per subcommand, registered in ``COMMANDS`` with the function that adds its
+arguments. Imports of the model, loader and anything heavier happen inside the command
+functions, so ``runbook-tui --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runbook_tui.errors import Problem
+    from runbook_tui.inventory import Inventory
+    from runbook_tui.loader import Catalog
+
+from runbook_tui import cli_run
+from runbook_tui.lab import cli as lab_cli
+
+PROG = "runbook-tui"
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _procedures_dir(args: argparse.Namespace) -> Path:
+    if args.procedures:
+        return Path(args.procedures)
+    from runbook_tui.loader import default_procedures_dir
+
+    return default_procedures_dir()
+
+
+def load_inventory_for(args: argparse.Namespace) -> Inventory | None:
+    """The inventory named by ``--inventory`` or found in the usual places, or None.
+    Raises ProcedureError when it is invalid."""
+    from runbook_tui.loader import find_inventory, load_inventory
+
+    path = find_inventory(args.inventory)
+    return load_inventory(path) if path is not None else None
+
+
+def catalog_for(args: argparse.Namespace, inventory: Inventory | None = None) -> Catalog:
+    from runbook_tui.loader import Catalog
+
+    return Catalog(_procedures_dir(args), inventory=inventory)
+
+
+def print_problems(problems: list[Problem]) -> None:
+    for problem in sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.message)):
+        print(problem, file=sys.stderr)
+
+
+# ---------------------------------------------------------------- list
+
+
+def configure_list(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    catalog = catalog_for(args)
+    procedures, problems = catalog.load_all()
+    rows = []
+    for procedure in sorted(procedures, key=lambda p: p.id):
+        rows.append(
+            {
+                "id": procedure.id,
+                "title": procedure.title,
+                "mode": "mutating" if procedure.mutating else "read-only",
+                "inputs": [
+                    {"name": name, "type": spec.type, "required": spec.required, "default": spec.default}
+                    for name, spec in procedure.inputs.items()
+                ],
+                "tags": procedure.tags,
+                "path": procedure.path,
+            }
+        )
+    if args.format == "json":
+        print(json.dumps(rows, indent=2, default=str))
+    elif rows:
+        width_id = max(len("ID"), *(len(r["id"]) for r in rows))
+        width_title = min(48, max(len("TITLE"), *(len(r["title"]) for r in rows)))
+        print(f"{'ID':<{width_id}}  {'TITLE':<{width_title}}  {'MODE':<9}  INPUTS")
+        for r in rows:
+            title = r["title"] if len(r["title"]) <= width_title else r["title"][: width_title - 1] + "…"
+            inputs = ", ".join(i["name"] + ("*" if i["required"] else "") for i in r["inputs"]) or "-"
+            print(f"{r['id']:<{width_id}}  {title:<{width_title}}  {r['mode']:<9}  {inputs}")
+    else:
+        print(f"no procedures in {catalog.directory}", file=sys.stderr)
+    if problems:
+        files = len({p.file for p in problems})
+        print(
+            f"{files} procedure file(s) in {catalog.directory} are invalid; run '{PROG} validate' to see why",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+# ---------------------------------------------------------------- validate
+
+
+def configure_validate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="procedure files or folders (default: the procedures folder)"
+    )
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from runbook_tui.errors import ProcedureError
+    from runbook_tui.loader import Catalog, find_inventory, load_inventory, load_procedure
+
+    problems: list[Problem] = []
+    invalid: set[str] = set()
+    checked = 0
+    inventory = None
+    inventory_path = find_inventory(args.inventory)
+    if inventory_path is not None:
+        checked += 1
+        try:
+            inventory = load_inventory(inventory_path)
+        except ProcedureError as exc:
+            problems.extend(exc.problems)
+            invalid.add(str(inventory_path))
+
+    explicit = Path(args.procedures) if args.procedures else None
+    catalogs: dict[Path, Catalog] = {}
+
+    def catalog(directory: Path) -> Catalog:
+        where = explicit or directory
+        if where not in catalogs:
+            catalogs[where] = Catalog(where, inventory=inventory)
+        return catalogs[where]
+
+    for raw in args.paths or [str(_procedures_dir(args))]:
+        path = Path(raw)
+        if path.is_dir():
+            folder = catalog(path)
+            if folder.directory.resolve() == path.resolve():
+                files = folder.files()
+                _, found = folder.load_all()
+                problems.extend(found)
+                invalid.update(p.file for p in found)
+                checked += len(files)
+                continue
+            for file in Catalog(path).files():
+                checked += 1
+                try:
+                    load_procedure(file, inventory=inventory, catalog=folder)
+                except ProcedureError as exc:
+                    problems.extend(exc.problems)
+                    invalid.add(str(file))
+            continue
+        checked += 1
+        try:
+            load_procedure(path, inventory=inventory, catalog=catalog(path.parent))
+        except ProcedureError as exc:
+            problems.extend(exc.problems)
+            invalid.add(str(path))
+
+    print_problems(problems)
+    if problems:
+        count = len(set(problems))
+        print(
+            f"{checked} file(s) checked: {len(invalid)} invalid, {count} problem{'s' if count != 1 else ''}",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"{checked} file(s) checked: all valid")
+    return 0
+
+
+# ---------------------------------------------------------------- graph
+
+
+def configure_graph(parser: argparse.ArgumentParser) -> None:
+    from_graph = ("text", "mermaid", "dot")  # runbook_tui.graph.FORMATS, without importing it
+    parser.add_argument(
+        "procedure", metavar="PROC", help="a procedure id (from --procedures) or a path to its file"
+    )
+    parser.add_argument("--format", choices=from_graph, default="text", help="output format (default: text)")
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from runbook_tui.graph import render
+
+    procedure = catalog_for(args).get(args.procedure)
+    sys.stdout.write(render(procedure, args.format))
+    return 0
+
+
+# ---------------------------------------------------------------- schema
+
+
+def configure_schema(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "kind",
+        nargs="?",
+        choices=("procedure", "inventory"),
+        default="procedure",
+        help="which file format (default: procedure)",
+    )
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from runbook_tui.schema import SCHEMAS
+
+    print(json.dumps(SCHEMAS[args.kind](), indent=2))
+    return 0
+
+
+# ---------------------------------------------------------------- the parser and main
+
+COMMANDS: dict[str, Command] = {
+    "list": Command(
+        "list the procedures: id, title, read-only or mutating, inputs", configure_list, cmd_list
+    ),
+    "validate": Command(
+        "check procedure files and the inventory; exit 2 when any is invalid",
+        configure_validate,
+        cmd_validate,
+    ),
+    "graph": Command(
+        "show a procedure's steps, guards and gates (text, mermaid or dot)", configure_graph, cmd_graph
+    ),
+    "schema": Command(
+        "print the JSON Schema of procedure (or inventory) files", configure_schema, cmd_schema
+    ),
+    "run": Command(
+        "run a procedure headless: live, --dry-run, --offline or --lab", cli_run.configure_run, cli_run.cmd_run
+    ),
+    "runs": Command(
+        "list runs from the journal; show one; write its Markdown report", cli_run.configure_runs, cli_run.cmd_runs
+    ),
+    "resume": Command("continue an interrupted run from its journal", cli_run.configure_resume, cli_run.cmd_resume),
+    "lab": Command(lab_cli.HELP, lab_cli.configure, lab_cli.run),
+    "tui": Command("open the terminal UI (the default)", cli_run.configure_tui, cli_run.cmd_tui),
+}
+# The command to run when none is given.
+DEFAULT_COMMAND: str | None = "tui"
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--procedures",
+        metavar="DIR",
+        default=default,
+        help="the procedures folder (default: the shipped one)",
+    )
+    parser.add_argument(
+        "--inventory",
+        metavar="FILE",
+        default=default,
+        help="the inventory (default: ./inventory.yaml, else the user config folder's)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from runbook_tui import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Run mail-edge runbooks as guarded, gated procedures."
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _add_global_options(parser, None)
+    cli_run.add_mode_options(parser)  # `runbook-tui --lab` opens the TUI on the lab
+    cli_run.add_target_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        child = sub.add_parser(name, help=command.help, description=command.help)
+        # The global options work after the command too; SUPPRESS keeps the value given before it.
+        _add_global_options(child, argparse.SUPPRESS)
+        command.configure(child)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    name = args.command or DEFAULT_COMMAND
+    if name is None:
+        parser.print_help()
+        return 0
+    from runbook_tui.errors import ProcedureError, RunbookError
+
+    try:
+        return COMMANDS[name].run(args)
+    except ProcedureError as exc:
+        from runbook_tui.loader import ProcedureNotFound
+
+        if isinstance(exc, ProcedureNotFound):
+            print(f"{PROG}: {exc}", file=sys.stderr)  # a sentence, not a list of positions
+        else:
+            print_problems(exc.problems)
+        return 2
+    except RunbookError as exc:
+        print(f"{PROG}: {exc.title}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
