@@ -1,0 +1,138 @@
+"""The headless `run` command as an operator meets it: exit codes, quoting, JSON, gates without a TTY."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runbook_tui.engine import events as ev
+from runbook_tui.journal import Journal, list_runs, read_events, resume_state
+
+PROC = """\
+id: echo-it
+title: Echo a value
+inputs:
+  v: {prompt: "A value", default: "plain"}
+steps:
+  - id: say
+    why: Shows the value exactly as given.
+    local: printf '%s\\n' {{ inputs.v }}
+    mutates: false
+  - id: change
+    local: touch changed
+    confirm: {text: "Change?", typed: "do it"}
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    e.update(RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    return e
+
+
+def run(tmp_path: Path, env, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "runbook_tui", "run", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+
+
+@pytest.fixture
+def proc(tmp_path: Path) -> Path:
+    path = tmp_path / "echo-it.yaml"
+    path.write_text(PROC)
+    return path
+
+
+def test_hostile_set_value_cannot_change_the_command(tmp_path, env, proc):
+    hostile = "$(touch pwned1); `touch pwned2`; touch pwned3 #'\""
+    done = run(tmp_path, env, str(proc), "--set", f"v={hostile}", "--yes", "--confirm", "do it")
+    assert done.returncode == 0, done.stderr
+    assert hostile in done.stdout
+    assert not any((tmp_path / f"pwned{i}").exists() for i in (1, 2, 3))
+    assert (tmp_path / "changed").exists()
+
+
+def test_exit_codes(tmp_path, env, proc):
+    refused = run(tmp_path, env, str(proc))  # no TTY, no --yes: every gate fails closed
+    assert refused.returncode == 3 and not (tmp_path / "changed").exists()
+    typed_missing = run(tmp_path, env, str(proc), "--yes")  # a typed gate needs --confirm off the lab
+    assert typed_missing.returncode == 3 and not (tmp_path / "changed").exists()
+    invalid = run(tmp_path, env, str(proc), "--set", "nope=1", "--yes")
+    assert invalid.returncode == 2 and "has no input nope" in invalid.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\ntitle: Bad\nsteps:\n  - id: x\n    local: exit 4\n    mutates: false\n")
+    failed = run(tmp_path, env, str(bad))
+    assert failed.returncode == 1 and "exit code 4" in failed.stdout
+    missing = run(tmp_path, env, "no-such-procedure", "--procedures", str(tmp_path))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_json_event_stream(tmp_path, env, proc):
+    done = run(tmp_path, env, str(proc), "--json", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events[0]["event"] == "run_started" and events[0]["mode"] == "dry-run"
+    assert events[-1] == {**events[-1], "event": "run_finished", "outcome": "succeeded"}
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    would = [e for e in events if e["event"] == "step_finished" and e["status"] == "would-run"]
+    assert [e["step_id"] for e in would] == ["change"] and would[0]["rendered"] == "touch changed"
+    assert all(e["loc"].startswith(str(proc)) for e in events if e.get("step_id"))
+    assert not (tmp_path / "changed").exists()
+
+
+def test_runs_list_show_report(tmp_path, env, proc):
+    run(tmp_path, env, str(proc), "--yes", "--confirm", "do it")
+    runs = subprocess.run([sys.executable, "-m", "runbook_tui", "runs"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    line = runs.stdout.splitlines()[1]
+    run_id = line.split()[0]
+    assert "echo-it" in line and "succeeded" in line
+    shown = subprocess.run([sys.executable, "-m", "runbook_tui", "runs", "show", run_id], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert "SUCCEEDED" in shown.stdout and "gate typed answered yes" in shown.stdout
+    report = tmp_path / "pm.md"
+    subprocess.run([sys.executable, "-m", "runbook_tui", "runs", "report", run_id, "-o", str(report)], cwd=tmp_path,
+                   env=env, check=True, timeout=60)
+    text = report.read_text()
+    assert "# Echo a value — succeeded" in text and "touch changed" in text and "answered **yes**" in text
+
+
+# ------------------------------------------------------------------ the journal itself
+def _events(n_lines: int, text: str = "x" * 99) -> list[ev.Event]:
+    out: list[ev.Event] = [ev.RunStarted(procedure="p", title="P", path="p.yaml", mode="live", operator="me",
+                                         inputs={}, targets={})]
+    out.append(ev.StepStarted(step_id="s", title="S", action="local", mutating=True))
+    out += [ev.OutputLine(step_id="s", stream="stdout", text=text) for _ in range(n_lines)]
+    out.append(ev.StepFinished(step_id="s", status="ok"))
+    out.append(ev.RunFinished(outcome="succeeded"))
+    for i, e in enumerate(out, 1):
+        e.run_id, e.seq = "run-1", i
+    return out
+
+
+def test_journal_caps_output_per_step_with_one_marker(tmp_path: Path):
+    journal = Journal(tmp_path, output_cap=10_000)
+    for e in _events(500):
+        journal(e)
+    events = list(read_events(tmp_path / "run-1.jsonl"))
+    outputs = [e for e in events if e["event"] == "output"]
+    markers = [e for e in events if e["event"] == "output_truncated"]
+    assert len(outputs) == 100 and len(markers) == 1 and markers[0]["kept_bytes"] == 10_000
+    assert events[-1]["event"] == "run_finished"
+
+
+def test_a_torn_last_line_is_tolerated(tmp_path: Path):
+    journal = Journal(tmp_path)
+    for e in _events(3)[:-2]:
+        journal(e)
+    journal.close()
+    with (tmp_path / "run-1.jsonl").open("a") as f:
+        f.write('{"event": "step_fin')  # the crash came mid-write
+    assert [r.outcome for r in list_runs(tmp_path)] == ["interrupted"]
+    start, state = resume_state(tmp_path / "run-1.jsonl")
+    assert state.inflight == ["s"] and state.statuses == {}
