@@ -45,7 +45,8 @@ def journal(tmp_path: Path) -> Path:
     return files[0]
 
 
-def test_kill_9_then_resume_completes_the_run(tmp_path: Path, env):
+def crash_mid_run(tmp_path: Path, env: dict[str, str]) -> tuple[Path, Path]:
+    """Start a run, wait until its slow step is in flight, then kill -9 it and its children."""
     log, release = tmp_path / "log", tmp_path / "release"
     proc_file = tmp_path / "crashy.yaml"
     proc_file.write_text(PROCEDURE.format(log=log, release=release))
@@ -59,6 +60,11 @@ def test_kill_9_then_resume_completes_the_run(tmp_path: Path, env):
         time.sleep(0.05)
     os.killpg(child.pid, signal.SIGKILL)  # the run and its sleeping step, no chance to clean up
     child.wait()
+    return log, release
+
+
+def test_kill_9_then_resume_completes_the_run(tmp_path: Path, env):
+    log, release = crash_mid_run(tmp_path, env)
 
     path = journal(tmp_path)
     events = [json.loads(line) for line in path.read_text().splitlines()]
@@ -89,18 +95,7 @@ def test_kill_9_then_resume_completes_the_run(tmp_path: Path, env):
 
 
 def test_resume_without_confirmation_refuses_to_rerun_in_flight_step(tmp_path: Path, env):
-    log, release = tmp_path / "log", tmp_path / "release"
-    proc_file = tmp_path / "crashy.yaml"
-    proc_file.write_text(PROCEDURE.format(log=log, release=release))
-    child = subprocess.Popen([sys.executable, "-m", "runbook_tui", "run", str(proc_file), "--yes"],
-                             env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while not (log.exists() and "slow-started" in log.read_text()):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
+    log, release = crash_mid_run(tmp_path, env)
     run_id = json.loads(journal(tmp_path).read_text().splitlines()[0])["run_id"]
     refused = cli("resume", run_id, env=env, cwd=tmp_path)  # no TTY, no --yes: fail closed
     assert refused.returncode == 3
