@@ -209,6 +209,9 @@ class Step(StepBody):
     id: str = Field(pattern=SLUG)
     needs: list[str] | None = None  # None: after the previous step
     undo: StepBody | None = None
+    # Cleanup: also runs when the run stops early (a failure, a refused gate), whatever became
+    # of its needs - e.g. deleting a probe Job "whatever happened".
+    always: bool = False
 
     @property
     def label(self) -> str:

@@ -143,8 +143,8 @@ def evaluate(expression: Any, context: dict[str, Any], *, truth: bool = True) ->
     if inner is not None:
         source = inner
     elif is_template(source):
-        rendered = render_text(source, context).strip().lower()
-        return rendered in ("true", "yes", "1") if truth else rendered
+        rendered = render_text(source, context).strip()
+        return rendered.lower() in ("true", "yes", "1") if truth else rendered
     try:
         value = _compile_expression(source)(context)
     except TemplateError as exc:

@@ -335,3 +335,43 @@ async def test_unreachable_target_is_one_sentence(tmp_path: Path):
     message = rec.of(ev.StepFinished)[0].message
     assert report.outcome == "failed"
     assert "\n" not in message and "Traceback" not in message and str(port) in message
+
+
+async def test_always_steps_clean_up_after_a_failure(tmp_path: Path):
+    log = tmp_path / "log"
+    proc = make([
+        {"id": "create", "local": f"echo create >> {log}"},
+        {"id": "check", "local": "exit 1", "mutates": False},
+        {"id": "after", "local": f"echo after >> {log}"},
+        {"id": "cleanup", "local": f"echo cleanup >> {log}", "always": True},
+    ])
+    report, rec = await run(proc)
+    assert report.outcome == "failed" and report.exit_code == 1
+    assert log.read_text().split() == ["create", "cleanup"]
+    assert report.statuses == {"create": "ok", "check": "failed", "cleanup": "ok"}
+
+
+async def test_always_steps_run_in_order_when_all_is_well(tmp_path: Path):
+    log = tmp_path / "log"
+    proc = make([
+        {"id": "one", "local": f"echo one >> {log}"},
+        {"id": "cleanup", "local": f"echo cleanup >> {log}", "always": True},
+        {"id": "two", "local": f"echo two >> {log}"},
+    ])
+    report, _ = await run(proc)
+    assert report.outcome == "succeeded" and log.read_text().split() == ["one", "cleanup", "two"]
+
+
+async def test_message_is_a_template_and_dry_run_polls_once(tmp_path: Path):
+    proc = make([
+        {"id": "change", "local": "echo x"},
+        {"id": "poll", "local": "exit 1", "mutates": False, "until": "result.exit_code == 0",
+         "retry": {"attempts": 50, "delay": "1s"}},
+        {"id": "guard", "local": "echo y", "mutates": False, "require": "false",
+         "message": "node {{ 'k8s-node' ~ 2 }} is down"},
+    ])
+    report, rec = await run(proc, dry_run=True)
+    assert report.statuses["poll"] == "unproven"
+    assert len([e for e in rec.of(ev.StepStarted) if e.step_id == "poll"]) == 1
+    report, rec = await run(make([proc.steps[2].model_dump(by_alias=True, exclude_none=True)]))
+    assert rec.of(ev.StepFinished)[0].message == "node k8s-node2 is down"

@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from runbook_tui.actions import action_module
 from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
@@ -120,6 +120,8 @@ class Engine:
         self._speculative: set[str] = set()  # would-run or unproven: later guards may not hold
         self._plan_asked = parent is not None and parent._plan_asked
         self._deps = procedure.dependencies()
+        # Awaited before each top-level step starts (a guided walkthrough holds its Next here).
+        self.before_step: Callable[[Step], Awaitable[None]] | None = None
         if resume:
             self._restore(resume)
 
@@ -197,6 +199,8 @@ class Engine:
             ))
         try:
             outcome, message = await self._schedule()
+            if outcome != "succeeded":
+                await self._always()
         except asyncio.CancelledError:
             self.report = self._finish("aborted", "cancelled by the operator")
             raise
@@ -268,7 +272,8 @@ class Engine:
                         task = asyncio.create_task(self._run_step(step, resumed=sid in inflight))
                         running[task] = sid
                     if not running and not ready:
-                        if sorter.is_active() and not sorter.get_ready():
+                        ready.extend(sorter.get_ready())  # steps done before a resume freed these
+                        if not ready:
                             break  # nothing can become ready (should not happen: graph is validated)
                         continue
                 if running:
@@ -321,6 +326,15 @@ class Engine:
         if bad:
             return "failed", f"step {', '.join(bad)} did not succeed"
         return "succeeded", ""
+
+    async def _always(self) -> None:
+        """The run stopped early: run the cleanup steps that never started, in file order."""
+        for step in self.procedure.steps:
+            if step.always and step.id not in self.statuses:
+                try:
+                    await self._run_step(step)
+                except _Stop:
+                    continue  # a refused gate on cleanup: the operator chose to leave it
 
     async def _on_failure(self, failed: list[str]) -> str:
         if self.parent is not None:
@@ -375,6 +389,16 @@ class Engine:
         ))
         return passed
 
+    @staticmethod
+    def _text(template: str | None, context: dict[str, Any]) -> str:
+        """A message template rendered, or as written when it cannot be (it is for a person)."""
+        if not template:
+            return ""
+        try:
+            return render_text(template, context).strip()
+        except TemplateProblem:
+            return template
+
     def _downstream_of_speculation(self, sid: str) -> bool:
         """True when an ancestor did not really run (dry-run): this step's guards are unprovable."""
         seen, todo = set(), list(self._deps.get(sid, []))
@@ -389,6 +413,8 @@ class Engine:
 
     async def _run_step(self, step: Step, *, resumed: bool = False) -> str:
         sid = step.id
+        if self.before_step is not None and self.parent is None:
+            await self.before_step(step)
         started = time.monotonic()
         dry = self.options.dry_run or self.options.offline
         speculative = dry and self._downstream_of_speculation(sid)
@@ -405,7 +431,7 @@ class Engine:
                 return self._finish_step(step, sid, "skipped", f"when: {step.when} is false", started=started)
         if step.require is not None and not self.options.offline:
             if not self._guard(step, sid, "require", step.require, context):
-                message = step.message or f"precondition failed: {step.require}"
+                message = self._text(step.message, context) or f"precondition failed: {step.require}"
                 if speculative:
                     return unprovable_or("blocked", message)
                 if dry:
@@ -444,10 +470,12 @@ class Engine:
         if step.confirm is not None:
             await self._confirm(step, context)
 
+        # Downstream of a change not made, polling cannot succeed: one attempt says as much.
+        once = speculative
         if step.foreach is None:
-            result, rendered = await self._attempts(step, module, context, None)
+            result, rendered = await self._attempts(step, module, context, None, once=once)
         else:
-            result, rendered = await self._fan_out(step, module, context, items)
+            result, rendered = await self._fan_out(step, module, context, items, once=once)
         status = "ok" if result.ok else "failed"
         if status == "failed" and speculative:
             self._speculative.add(sid)
@@ -562,10 +590,12 @@ class Engine:
         return step.timeout if step.timeout is not None else self.options.default_timeout
 
     async def _attempts(self, step: StepBody, module: Any, context: dict[str, Any], item: Any,
-                        sid: str | None = None, phase: str = "do") -> tuple[ActionResult, str]:
+                        sid: str | None = None, phase: str = "do", once: bool = False) -> tuple[ActionResult, str]:
         """Render, run, parse, check: with ``retry`` until the postconditions hold."""
         sid = sid or step.id
         retry = step.retry or (Retry(attempts=10, delay=3.0) if step.until is not None else Retry(attempts=1, delay=0))
+        if once:
+            retry = Retry(attempts=1, delay=0)
         ctx = context if item is None else {**context, "item": item}
         result, rendered = ActionResult(ok=False, message="not run"), ""
         for attempt in range(1, retry.attempts + 1):
@@ -617,12 +647,13 @@ class Engine:
                 result.message = f"{step.parse}: {exc}"
         return result
 
-    async def _fan_out(self, step: Step, module: Any, context: dict[str, Any], items: list[Any]) -> tuple[ActionResult, str]:
+    async def _fan_out(self, step: Step, module: Any, context: dict[str, Any], items: list[Any],
+                       once: bool = False) -> tuple[ActionResult, str]:
         limit = asyncio.Semaphore(step.concurrency)
 
         async def one(item: Any) -> tuple[ActionResult, str]:
             async with limit:
-                return await self._attempts(step, module, context, item)
+                return await self._attempts(step, module, context, item, once=once)
 
         outcomes = await asyncio.gather(*(one(item) for item in items))
         results = [r for r, _ in outcomes]

@@ -1,0 +1,104 @@
+"""The shipped procedures load cleanly and read well as a graph.
+
+`runbook-tui validate procedures/` is what CI and an operator run; the text graph is what an
+operator reads before a run, so it must name every step.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runbook_tui.cli import main
+from runbook_tui.loader import Catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCEDURES = ROOT / "procedures"
+SHIPPED = (
+    "validate", "backend-health", "bootstrap", "node-change", "reload", "rollback",
+    "rollback-nat", "restore-backup", "decommission-metallb",
+)
+
+
+def test_validate_command_passes_on_the_shipped_folder():
+    proc = subprocess.run(
+        [sys.executable, "-m", "runbook_tui", "validate", str(PROCEDURES)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(SHIPPED)} file(s) checked: all valid" in proc.stdout + proc.stderr
+
+
+def test_every_issue_procedure_is_shipped_and_listed_in_the_readme():
+    catalog = Catalog(PROCEDURES)
+    assert sorted(catalog.ids()) == sorted(SHIPPED)
+    readme = (PROCEDURES / "README.md").read_text(encoding="utf-8")
+    for pid in SHIPPED:
+        assert f"`{pid}`" in readme, f"procedures/README.md does not describe {pid}"
+
+
+@pytest.mark.parametrize("pid", SHIPPED)
+def test_graph_names_every_step(pid: str, capsys):
+    procedure = Catalog(PROCEDURES).get(pid)
+    assert main(["--procedures", str(PROCEDURES), "graph", pid]) == 0
+    text = capsys.readouterr().out
+    assert procedure.title in text
+    for step in procedure.steps:
+        assert step.id in text, f"graph of {pid} does not name step {step.id}"
+        assert step.label in text
+    for step in procedure.steps:
+        if step.is_mutating and step.action != "call":
+            # The operator must see what changes things before running.
+            line = next(ln for ln in text.splitlines() if f" {step.id} " in ln or ln.rstrip().endswith(step.id))
+            assert "MUTATES" in line, f"{pid}: {step.id} is not marked MUTATES in the graph"
+
+
+@pytest.mark.parametrize("pid", SHIPPED)
+def test_every_step_says_what_it_is(pid: str):
+    """A title and a why on every step (the walkthrough shows them), a gate on every step that
+    changes a target by itself, and every mutating step's undo in the same action family."""
+    procedure = Catalog(PROCEDURES).get(pid)
+    assert procedure.summary
+    for step in procedure.steps:
+        assert step.title, f"{pid}: step {step.id} has no title"
+        assert step.why and len(step.why) > 20, f"{pid}: step {step.id} has no why"
+        changes_target = step.is_mutating and step.action in ("ssh", "k8s", "local")
+        if changes_target and (pid, step.id) not in UNGATED:
+            assert step.confirm is not None, f"{pid}: {step.id} changes something without a gate"
+
+
+# Mutating steps that need no gate of their own (the run's plan gate still lists them).
+UNGATED = {
+    ("validate", "probe-create"),  # a one-off probe Job, deleted by the same run
+    ("validate", "probe-delete"),
+    ("restore-backup", "save-running"),  # a copy beside config.xml, for the undo
+    ("restore-backup", "apply"),  # applies what the typed gate just approved
+}
+
+def test_example_inventory_matches_the_lab_contract():
+    """A real site's inventory names the same variables as the lab's, and the procedures
+    validate against it (so every `vars.X` they use exists)."""
+    import yaml
+
+    from runbook_tui.lab.inventory_file import inventory
+    from runbook_tui.loader import load_inventory
+
+    example = load_inventory(ROOT / "inventory.example.yaml")
+    assert set(example.targets) == {"pfsense", "backup-host", "cluster"}
+    assert example.targets["pfsense"].ssh.host == "10.0.20.1" and example.targets["pfsense"].ssh.user == "admin"
+    lab_vars = inventory(Path("/lab"), 1, 2)["vars"]
+    assert set(lab_vars) <= set(example.vars)
+    assert example.vars["metallb_ip"] == "10.0.20.202"
+    assert example.vars["nodeports"] == {"smtp": 30125, "smtps": 30126, "submission": 30127, "imaps": 30128}
+    text = (ROOT / "inventory.example.yaml").read_text(encoding="utf-8")
+    assert "password" not in text.lower() and "BEGIN" not in text  # no secrets
+    assert yaml.safe_load(text)["vars"]["backup_dir"] == "/mnt/backup/pfsense"
+    proc = subprocess.run(
+        [sys.executable, "-m", "runbook_tui", "--inventory", str(ROOT / "inventory.example.yaml"),
+         "validate", str(PROCEDURES)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
