@@ -115,7 +115,9 @@ async def _run_engine(engine) -> int:
     try:
         report = await task
     except asyncio.CancelledError:
-        report = engine.report
+        report = getattr(engine, "report", None)
+        if report is None:
+            return EXIT_ABORTED
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -165,13 +167,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _resume(args: argparse.Namespace) -> int:
     from runbook_tui.journal import resume_state, run_path
-    from runbook_tui.workspace import Workspace
+    from runbook_tui.workspace import Workspace, WorkspaceError
 
     start, state = resume_state(run_path(args.run_id))
     inventory = args.inventory or start.get("inventory")
     ws = await Workspace.open(inventory=inventory, procedures=args.procedures, lab=args.lab,
                               faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key)
     try:
+        if (start["mode"] == "lab") != ws.is_lab:
+            was, now = ("a lab rehearsal", "real targets") if start["mode"] == "lab" else ("against real targets", "a lab")
+            raise WorkspaceError(f"run {start['run_id']} was {was}; it cannot be resumed against {now}.")
         procedure = ws.procedure(start["path"])
         engine = ws.engine(procedure, inputs=start["inputs"], gates=_gates(args, ws.is_lab),
                            subscribers=[_reporter(args)], dry_run=start["mode"] in ("dry-run", "offline"),

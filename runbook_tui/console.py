@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 from typing import TextIO
 
 from runbook_tui.engine import events as ev
@@ -104,8 +105,17 @@ class TerminalGates:
     async def _input(self, prompt: str) -> str:
         self.out.write(prompt)
         self.out.flush()
-        line = await asyncio.to_thread(sys.stdin.readline)
-        return line.strip()
+        # A daemon thread, not the default executor: after Ctrl+C the process must not wait for
+        # a prompt nobody will answer.
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str] = loop.create_future()
+
+        def read() -> None:
+            line = sys.stdin.readline()
+            loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+
+        threading.Thread(target=read, daemon=True).start()
+        return (await answer).strip()
 
     async def ask(self, request: GateRequest) -> GateAnswer:
         w = self.out.write

@@ -193,10 +193,16 @@ def resume_state(path: Path) -> tuple[dict[str, Any], "Any"]:
             finished = event
         elif kind == "step_started" and event.get("phase", "do") == "do":
             started[event["step_id"]] = event
-        elif kind == "step_finished" and event.get("phase", "do") == "do":
+        elif kind == "step_finished" and event.get("phase") == "undo":
+            if event["status"] == "undone":  # walked back: it is not done any more
+                statuses.pop(event["step_id"], None)
+                results.pop(event["step_id"], None)
+        elif kind == "step_finished":
             sid = event["step_id"]
-            started.pop(sid, None)
-            if event["status"] in ("ok", "skipped", "would-run", "unproven"):
+            begun = started.pop(sid, None)
+            if event["status"] == "cancelled" and begun and begun.get("mutating"):
+                started[sid] = begun  # cut off mid-change: it may have half-applied, ask first
+            elif event["status"] in ("ok", "skipped", "would-run", "unproven"):
                 statuses[sid] = event["status"]
                 if event.get("result") is not None:
                     results[sid] = event["result"]

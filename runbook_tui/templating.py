@@ -104,14 +104,14 @@ def render_command(template: str, context: dict[str, Any]) -> str:
     """Render a shell command: interpolated values are shell-quoted unless ``| raw``."""
     try:
         return _compile(template, True).render(context)
-    except TemplateError as exc:
+    except Exception as exc:  # a filter's own error (e.g. from_json) is the template's problem too
         raise TemplateProblem(f"cannot render {template.strip()!r}: {exc}") from None
 
 
 def render_text(template: str, context: dict[str, Any]) -> str:
     try:
         return _compile(template, False).render(context)
-    except TemplateError as exc:
+    except Exception as exc:  # a filter's own error (e.g. from_json) is the template's problem too
         raise TemplateProblem(f"cannot render {template.strip()!r}: {exc}") from None
 
 
@@ -147,9 +147,7 @@ def evaluate(expression: Any, context: dict[str, Any], *, truth: bool = True) ->
         return rendered.lower() in ("true", "yes", "1") if truth else rendered
     try:
         value = _compile_expression(source)(context)
-    except TemplateError as exc:
-        raise TemplateProblem(f"cannot evaluate {source!r}: {exc}") from None
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
+    except Exception as exc:
         raise TemplateProblem(f"cannot evaluate {source!r}: {exc}") from None
     if truth:
         return bool(value)

@@ -68,7 +68,14 @@ class Workspace:
 
     @property
     def is_lab(self) -> bool:
-        return self.lab is not None or self.inventory.lab
+        """A rehearsal: the lab we started, or a lab started elsewhere (``lab: true`` and every
+        target on loopback). ``lab: true`` alone never relaxes the gates for a real host."""
+        if self.lab is not None:
+            return True
+        return self.inventory.lab and bool(self.inventory.targets) and all(
+            _loopback(t.ssh.host) if t.ssh else _loopback_kubeconfig(t.kubernetes.kubeconfig)
+            for t in self.inventory.targets.values()
+        )
 
     def procedure(self, ref: str) -> Procedure:
         return self.catalog.get(ref)
@@ -86,18 +93,14 @@ class Workspace:
         journal: bool = True,
     ) -> Engine:
         from runbook_tui.journal import Journal
-        from runbook_tui.transports.pool import Transports
 
         subs = list(subscribers)
         if journal:
             subs.append(Journal(self.journal_dir))
         options = RunOptions(dry_run=dry_run or offline, offline=offline, lab=self.is_lab,
-                             inventory_path=self.inventory_path)
-        transports = Transports(self.inventory, accept_host_keys=self.accept_host_keys)
-        engine = Engine(procedure, self.inventory, inputs=inputs, gates=gates, subscribers=subs,
-                        options=options, transports=transports, catalog=self.catalog, resume=resume)
-        engine._owns_transports = True
-        return engine
+                             inventory_path=self.inventory_path, accept_host_keys=self.accept_host_keys)
+        return Engine(procedure, self.inventory, inputs=inputs, gates=gates, subscribers=subs,
+                      options=options, catalog=self.catalog, resume=resume)
 
     async def discover(self, procedure: Procedure) -> dict[str, Any]:
         """Defaults that come from the targets (e.g. the Ready workers), best effort."""
@@ -110,3 +113,29 @@ class Workspace:
             await self.lab.stop()
             self.lab = None
 
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _loopback_kubeconfig(path: str | None) -> bool:
+    """Whether every cluster in the kubeconfig is served on loopback (read without the client)."""
+    import yaml
+    from urllib.parse import urlparse
+
+    if not path:
+        return False
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = yaml.safe_load(f) or {}
+        servers = [c["cluster"]["server"] for c in config.get("clusters", [])]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return False
+    return bool(servers) and all(_loopback(urlparse(s).hostname or "") for s in servers)

@@ -136,3 +136,13 @@ def test_a_torn_last_line_is_tolerated(tmp_path: Path):
     assert [r.outcome for r in list_runs(tmp_path)] == ["interrupted"]
     start, state = resume_state(tmp_path / "run-1.jsonl")
     assert state.inflight == ["s"] and state.statuses == {}
+
+
+def test_lab_flag_in_an_inventory_does_not_relax_gates_for_real_hosts(tmp_path, env, proc):
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text("lab: true\ntargets:\n  pfsense: {ssh: {host: 10.0.20.1, user: admin}}\n")
+    done = run(tmp_path, env, str(proc), "--inventory", str(inv), "--yes")
+    assert done.returncode == 3 and "[LIVE]" in done.stdout and not (tmp_path / "changed").exists()
+    inv.write_text("lab: true\ntargets:\n  pfsense: {ssh: {host: 127.0.0.1, port: 2222, user: admin}}\n")
+    rehearsal = run(tmp_path, env, str(proc), "--inventory", str(inv), "--yes")
+    assert rehearsal.returncode == 0 and "[LAB]" in rehearsal.stdout

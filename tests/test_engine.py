@@ -375,3 +375,84 @@ async def test_message_is_a_template_and_dry_run_polls_once(tmp_path: Path):
     assert len([e for e in rec.of(ev.StepStarted) if e.step_id == "poll"]) == 1
     report, rec = await run(make([proc.steps[2].model_dump(by_alias=True, exclude_none=True)]))
     assert rec.of(ev.StepFinished)[0].message == "node k8s-node2 is down"
+
+
+async def test_a_choice_input_without_value_is_asked_for(tmp_path: Path):
+    proc = make([{"id": "say", "local": "echo {{ inputs.how }}", "mutates": False, "register": "said"}],
+                how={"type": "choice", "choices": ["patch", "terraform"]})
+    gates = Scripted(GateAnswer(True, choice="terraform"))
+    report, rec = await run(proc, gates=gates, inputs={"how": None})
+    assert report.outcome == "succeeded" and [r.kind for r in gates.asked] == ["choose"]
+    assert gates.asked[0].choices == ("patch", "terraform")
+    assert [e.text for e in rec.of(ev.OutputLine)] == ["terraform"]
+    refused, _ = await run(proc, gates=AutoGates(yes=True), inputs={"how": None})
+    assert refused.outcome == "refused"
+
+
+async def test_skip_is_on_the_record(tmp_path: Path):
+    proc = make([{"id": "bad", "local": "exit 1", "mutates": False}])
+    report, rec = await run(proc, gates=Scripted(GateAnswer(True, choice="skip", reason="known flaky")))
+    finished = rec.of(ev.StepFinished)
+    assert [(e.step_id, e.status) for e in finished] == [("bad", "failed"), ("bad", "skipped")]
+    assert "known flaky" in finished[-1].message and report.outcome == "succeeded"
+
+
+async def test_headless_gates_never_claim_a_manual_step_was_done():
+    proc = make([{"id": "by-hand", "manual": "Delete the alias in the WebUI."}])
+    report, rec = await run(proc, gates=AutoGates(yes=True))
+    assert report.outcome == "failed"
+    assert "did not confirm" in rec.of(ev.StepFinished)[0].message
+    lab, _ = await run(proc, gates=AutoGates(yes=True, lab=True))
+    assert lab.outcome == "succeeded"
+
+
+async def test_a_filter_error_fails_the_step_and_cleanup_still_runs(tmp_path: Path):
+    log = tmp_path / "log"
+    proc = make([
+        {"id": "parse", "local": "echo {{ 'not json' | from_json }}", "mutates": False, "needs": []},
+        {"id": "port", "tcp": {"host": "127.0.0.1", "port": "{{ 'abc' }}"}, "needs": []},
+        {"id": "cleanup", "local": f"echo cleanup >> {log}", "always": True, "needs": ["parse", "port"]},
+    ])
+    report, rec = await run(proc)
+    messages = {e.step_id: e.message for e in rec.of(ev.StepFinished)}
+    assert report.outcome == "failed" and log.read_text().split() == ["cleanup"]
+    assert messages["parse"].startswith("cannot render") and "not a port number" in messages["port"]
+    assert rec.kinds()[-1] == "run_finished"
+
+
+async def test_cancel_still_runs_cleanup(tmp_path: Path):
+    log = tmp_path / "log"
+    proc = make([
+        {"id": "long", "local": "sleep 30", "mutates": False},
+        {"id": "cleanup", "local": f"echo cleanup >> {log}", "always": True},
+    ])
+    rec = Recorder()
+    engine = Engine(proc, Inventory(), inputs={}, gates=AutoGates(yes=True), subscribers=[rec])
+    task = asyncio.create_task(engine.run())
+    while not rec.of(ev.StepStarted):
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert log.read_text().split() == ["cleanup"]
+    assert engine.report.outcome == "aborted"
+
+
+async def test_resume_after_undo_runs_the_undone_step_again(tmp_path: Path):
+    from runbook_tui.journal import Journal, resume_state
+
+    log = tmp_path / "log"
+    proc = make([
+        {"id": "change", "local": f"echo change >> {log}", "undo": {"local": f"echo undo >> {log}"}},
+        {"id": "check", "local": f"test -e {tmp_path / 'ok'}", "mutates": False},
+    ])
+    journal = Journal(tmp_path / "runs")
+    engine = Engine(proc, Inventory(), inputs={}, gates=AutoGates(yes=True, undo_on_failure=True),
+                    subscribers=[journal])
+    assert (await engine.run()).outcome == "failed"
+    _, state = resume_state(journal.path)
+    assert "change" not in state.statuses
+    (tmp_path / "ok").touch()
+    again = Engine(proc, Inventory(), inputs={}, gates=AutoGates(yes=True), resume=state)
+    assert (await again.run()).outcome == "succeeded"
+    assert log.read_text().split() == ["change", "undo", "change"]

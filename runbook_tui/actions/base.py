@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from runbook_tui.transports.base import OutputCallback
 
 if TYPE_CHECKING:
-    from runbook_tui.engine.gates import Gates
     from runbook_tui.inventory import Inventory
     from runbook_tui.transports.pool import Transports
 
@@ -53,12 +52,7 @@ class ActionContext:
     inventory: "Inventory"
     transports: "Transports"
     output: OutputCallback
-    gates: "Gates"
     read_only: bool
     timeout: float | None
     ask: Callable[..., Awaitable[Any]] | None = None  # engine-side gate helper (records answers)
     call: Callable[[str, dict[str, Any]], Awaitable[ActionResult]] | None = None
-
-
-class ActionFailed(Exception):
-    """An action ran and failed in a way its result cannot express (e.g. a parse error)."""

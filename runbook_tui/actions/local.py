@@ -21,8 +21,22 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
 
 
 async def _pump(stream: asyncio.StreamReader, name: str, buf: TailBuffer, ctx: ActionContext) -> None:
-    while line := await stream.readline():
-        text = line.decode("utf-8", "replace").rstrip("\n")
+    """Lines as they come; read in chunks so a single endless line cannot overflow the reader."""
+    pending = b""
+    while chunk := await stream.read(1 << 16):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            text = line.decode("utf-8", "replace")
+            buf.append(text)
+            ctx.output(name, text)
+        if len(pending) > 1 << 20:  # a megabyte with no newline: hand it on as a line
+            text = pending.decode("utf-8", "replace")
+            buf.append(text)
+            ctx.output(name, text)
+            pending = b""
+    if pending:
+        text = pending.decode("utf-8", "replace")
         buf.append(text)
         ctx.output(name, text)
 

@@ -8,13 +8,19 @@ from typing import Any
 
 from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
 from runbook_tui.model import StepBody
-from runbook_tui.templating import render_value
+from runbook_tui.templating import TemplateProblem, render_value
 
 
 def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
     spec = step.tcp
     host = str(render_value(spec.host, tctx))
-    port = int(render_value(spec.port, tctx))
+    port = render_value(spec.port, tctx)
+    try:
+        port = int(port)
+        if not 0 < port < 65536:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise TemplateProblem(f"tcp port {port!r} is not a port number") from None
     summary = f"connect {host}:{port}" + (" and read the banner" if spec.banner else "")
     return Rendered(
         "tcp", None, summary, params={"host": host, "port": port, "timeout": spec.timeout, "banner": spec.banner}

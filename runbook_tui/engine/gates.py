@@ -99,6 +99,9 @@ class AutoGates:
             if self.lab:
                 return GateAnswer(True, typed=request.phrase, reason="lab rehearsal: --yes")
             return GateAnswer.no(f"typed confirmation needs --confirm {request.phrase!r}")
+        if request.kind == "manual" and not self.lab:
+            # Nobody at the keyboard did the manual work: never journal it as done.
+            return GateAnswer.no("a manual step needs a person: run it at a terminal")
         if request.kind == "choose":
             choice = self.choices.get(request.step_id, request.default)
             return GateAnswer(choice is not None, choice=choice)

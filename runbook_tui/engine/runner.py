@@ -40,6 +40,7 @@ class RunOptions:
     default_timeout: float = 300.0
     run_id: str | None = None
     inventory_path: str | None = None
+    accept_host_keys: tuple[str, ...] = ()
 
     @property
     def mode(self) -> str:
@@ -107,7 +108,7 @@ class Engine:
         self.prefix = prefix
         self.resume = resume
         self._owns_transports = transports is None
-        self.transports = transports or Transports(inventory)
+        self.transports = transports or Transports(inventory, accept_host_keys=self.options.accept_host_keys)
         self.subscribers = list(subscribers)
         self.run_id = (resume.run_id if resume else None) or self.options.run_id or _new_run_id(procedure.id)
         self._seq = itertools.count(resume.next_seq if resume else 1)
@@ -119,6 +120,7 @@ class Engine:
         self._done_mutations: list[tuple[Step, dict[str, Any]]] = []
         self._speculative: set[str] = set()  # would-run or unproven: later guards may not hold
         self._plan_asked = parent is not None and parent._plan_asked
+        self._skip_reason: str | None = None
         self._deps = procedure.dependencies()
         # Awaited before each top-level step starts (a guided walkthrough holds its Next here).
         self.before_step: Callable[[Step], Awaitable[None]] | None = None
@@ -198,16 +200,23 @@ class Engine:
                 resumed=self.resume is not None,
             ))
         try:
-            outcome, message = await self._schedule()
+            try:
+                await self._choose_inputs()
+                outcome, message = await self._schedule()
+            except _Stop as exc:
+                return self._finish(exc.outcome, str(exc))
+            except asyncio.CancelledError:
+                # Cleanup (e.g. a probe Job) still runs, each step behind its own gates; a
+                # second Ctrl+C exits at once.
+                await self._always()
+                self._finish("aborted", "cancelled by the operator")
+                raise
             if outcome != "succeeded":
                 await self._always()
-        except asyncio.CancelledError:
-            self.report = self._finish("aborted", "cancelled by the operator")
-            raise
+            return self._finish(outcome, message)
         finally:
             if self._owns_transports and self.parent is None:
                 await self.transports.close()
-        return self._finish(outcome, message)
 
     def _finish(self, outcome: ev.Outcome, message: str) -> RunReport:
         counts: dict[str, int] = {}
@@ -246,7 +255,7 @@ class Engine:
                 self.results[sid] = result
                 if step.register_:
                     self.registered[step.register_] = result
-                if status == "ok" and step.is_mutating:
+                if status == "ok" and step.is_mutating and not step.always:
                     self._done_mutations.append((step, result))
             if status in ("would-run", "unproven"):
                 self._speculative.add(sid)
@@ -301,7 +310,8 @@ class Engine:
                         failed = []
                     elif choice == "skip":
                         for sid in failed:
-                            self.statuses[sid] = "skipped"
+                            self._finish_step(self.procedure.step(sid), sid, "skipped",
+                                              f"skipped after failing: {self._skip_reason}")
                             sorter.done(sid)
                         failed = []
                     elif choice == "undo":
@@ -326,6 +336,18 @@ class Engine:
         if bad:
             return "failed", f"step {', '.join(bad)} did not succeed"
         return "succeeded", ""
+
+    async def _choose_inputs(self) -> None:
+        """A choice input with no value and no default is asked for, once, before anything runs."""
+        for name, spec in self.procedure.inputs.items():
+            if spec.type != "choice" or self.inputs.get(name) is not None or not spec.choices:
+                continue
+            labels = tuple(str(c) for c in spec.choices)
+            answer = await self.ask("choose", spec.prompt or f"Choose {name}", title=f"Input: {name}",
+                                    choices=labels, default=None)
+            if not answer.approved or answer.choice not in labels:
+                raise _Stop("refused", f"no value was chosen for input {name}")
+            self.inputs[name] = spec.choices[labels.index(answer.choice)]
 
     async def _always(self) -> None:
         """The run stopped early: run the cleanup steps that never started, in file order."""
@@ -353,6 +375,7 @@ class Engine:
         choice = answer.choice if answer.approved and answer.choice in FAILURE_CHOICES else "abort"
         if choice == "skip" and not (answer.reason or "").strip():
             return "abort"  # skipping a failed step needs a reason on the record
+        self._skip_reason = answer.reason
         return choice
 
     # ------------------------------------------------------------------- step
@@ -412,10 +435,20 @@ class Engine:
         return False
 
     async def _run_step(self, step: Step, *, resumed: bool = False) -> str:
-        sid = step.id
+        """One step, start to finish. Whatever goes wrong inside is the step's failure, on the
+        record, never an escaped exception that would end the run unjournaled."""
         if self.before_step is not None and self.parent is None:
             await self.before_step(step)
         started = time.monotonic()
+        try:
+            return await self._guarded_step(step, resumed, started)
+        except (_Stop, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug or an odd input: say it in one sentence, keep going safely
+            return self._finish_step(step, step.id, "failed", f"{type(exc).__name__}: {exc}", started=started)
+
+    async def _guarded_step(self, step: Step, resumed: bool, started: float) -> str:
+        sid = step.id
         dry = self.options.dry_run or self.options.offline
         speculative = dry and self._downstream_of_speculation(sid)
 
@@ -486,7 +519,7 @@ class Engine:
         if result.ok:
             if step.register_:
                 self.registered[step.register_] = self.results[sid]
-            if mutating:
+            if mutating and not step.always:  # cleanup is not a change to walk back
                 self._done_mutations.append((step, self.results[sid]))
         return final
 
@@ -500,16 +533,13 @@ class Engine:
             raise TemplateProblem(f"foreach must give a list, got {type(items).__name__}")
         return list(items)
 
-    def _render(self, step: StepBody, module: Any, context: dict[str, Any]) -> Rendered:
-        return module.render(step, context)
-
     async def _would_run(self, step: Step, module: Any, items: list[Any], context: dict[str, Any], started: float) -> str:
         sid = step.id
         lines, details = [], []
         for item in items:
             ctx = context if step.foreach is None else {**context, "item": item}
             try:
-                r = self._render(step, module, ctx)
+                r = module.render(step, ctx)
                 lines.append(r.summary)
                 if r.detail:
                     details.append(r.detail)
@@ -536,7 +566,7 @@ class Engine:
                 continue
             where = step.target_name or ("operator" if step.action == "manual" else "local machine")
             try:
-                summary = self._render(step, action_module(step.action), context).summary if step.foreach is None else f"for each of {step.foreach}"
+                summary = action_module(step.action).render(step, context).summary if step.foreach is None else f"for each of {step.foreach}"
             except (TemplateProblem, RunbookError):
                 summary = "(rendered when it runs)"
             details.append(f"{step.id} on {where}: {summary}")
@@ -553,7 +583,7 @@ class Engine:
         sid = sid or getattr(step, "id", "")
         text = render_text(step.confirm.text, context)
         try:
-            summary = self._render(step, action_module(step.action), context).summary if step.foreach is None else ""
+            summary = action_module(step.action).render(step, context).summary if step.foreach is None else ""
         except (TemplateProblem, RunbookError):
             summary = ""
         details = [f"on {step.target_name}: {summary}" if step.target_name else summary] if summary else []
@@ -580,7 +610,7 @@ class Engine:
 
         return ActionContext(
             step_id=full, inventory=self.inventory, transports=self.transports, output=output,
-            gates=self.gates, read_only=not step.is_mutating, timeout=self._timeout(step),
+            read_only=not step.is_mutating, timeout=self._timeout(step),
             ask=ask, call=lambda proc, inputs: self._call(sid, proc, inputs),
         )
 
@@ -600,7 +630,7 @@ class Engine:
         result, rendered = ActionResult(ok=False, message="not run"), ""
         for attempt in range(1, retry.attempts + 1):
             try:
-                r = self._render(step, module, ctx)
+                r = module.render(step, ctx)
                 rendered = r.summary
             except (TemplateProblem, RunbookError) as exc:
                 return ActionResult(ok=False, message=f"cannot render: {exc}"), rendered
@@ -700,7 +730,7 @@ class Engine:
             body = step.undo
             module = action_module(body.action)
             try:
-                summary = self._render(body, module, context).summary
+                summary = module.render(body, context).summary
             except (TemplateProblem, RunbookError) as exc:
                 summary = f"(cannot render: {exc})"
             answer = await self.ask(
