@@ -186,19 +186,27 @@ async def test_node_change_removes_a_node(tmp_path):
         await ws.close()
 
 
-async def test_node_change_defaults_to_the_ready_workers(tmp_path):
-    ws = await open_lab(tmp_path, faults=("node-down=k8s-node4",))
+async def test_node_change_defaults_to_every_worker_and_blocks_on_a_down_one(tmp_path):
+    """During an outage the defaults must not quietly drop the down node from every pool:
+    they list every worker (not the control plane) and the Ready guard names the down one."""
+    ws = await open_lab(tmp_path, faults=("node-down=k8s-node2",))
     try:
         procedure = ws.procedure("node-change")
         discovered = resolve(procedure, {}, await ws.discover(procedure))
         assert discovered["nodes"] == {"k8s-node1": "10.0.20.101", "k8s-node2": "10.0.20.102",
-                                       "k8s-node3": "10.0.20.103"}
+                                       "k8s-node3": "10.0.20.103", "k8s-node4": "10.0.20.104"}
         assert discovered["nodeports"] == {"smtp": 30125, "smtps": 30126, "submission": 30127, "imaps": 30128}
+        script = Path(ws.inventory.vars["bootstrap_script"]).read_text()
         r = await run(ws, "node-change")
-        assert r.ok, r.explain()
-        assert r.status("backends-match") == "ok"
+        assert r.report.outcome == "failed", r.explain()
+        assert r.status("nodes-ready") == "blocked", r.explain()
+        message = r.finished["nodes-ready"].message
+        assert "NotReady: k8s-node2." in message and "k8s-node1" not in message
+        assert r.status("rewrite") is None and r.status("bootstrap") is None
+        assert Path(ws.inventory.vars["bootstrap_script"]).read_text() == script
+        assert not [e for e in ws.lab.command_log.entries() if e["mutating"]]
         smtp = ws.lab.state.running.pool("mailserver_smtp")
-        assert [s.name for s in smtp.servers] == ["k8s-node1", "k8s-node2", "k8s-node3"]
+        assert [s.name for s in smtp.servers] == ["k8s-node1", "k8s-node2", "k8s-node3", "k8s-node4"]
     finally:
         await ws.close()
 
@@ -237,6 +245,29 @@ async def test_restore_backup_defaults_to_the_newest(tmp_path, need_scp):
         assert r.ok, r.explain()
         newest = dt.date.today().strftime("%Y%m%d")
         assert f"config-{newest}.xml" in r.output("chosen")
+    finally:
+        await ws.close()
+
+
+async def test_restore_backup_through_the_webui_is_a_manual_step(tmp_path, need_scp):
+    """method=webui: the runbook's WebUI restore, by hand, with the exact clicks and the file
+    to upload; nothing copies over config.xml and nothing reloads behind the operator's back."""
+    ws = await open_lab(tmp_path)
+    try:
+        config = ws.lab.pfsense.path("/cf/conf/config.xml")
+        before = config.read_text()
+        r = await run(ws, "restore-backup", method="webui")
+        assert r.ok, r.explain()
+        assert r.status("restore-webui") == "ok"
+        for step in ("restore", "apply", "reload"):
+            assert r.status(step) == "skipped", f"{step}: {r.status(step)}"
+        text = next(e.text for e in r.events if isinstance(e, ev.GateRequested) and e.step_id == "restore-webui")
+        newest = dt.date.today().strftime("%Y%m%d")
+        for words in ("Diagnostics → Backup & Restore", "Restore area **All**", "**Restore Configuration**",
+                      f"config-{newest}.xml", "/tmp/pfsense-restore-"):
+            assert words in text, f"the manual step lacks {words!r}: {text}"
+        assert config.read_text() == before  # the lab's WebUI was not used: nothing restored
+        assert r.status("validate") == "ok"
     finally:
         await ws.close()
 
@@ -300,6 +331,11 @@ DRY = [
     ("rollback", 6), ("rollback-nat", 5), ("restore-backup", 6), ("decommission-metallb", 5),
 ]
 
+DRY_SKIPPED = {
+    "bootstrap": ["syntax"],  # would check the previous run's upload
+    "node-change": ["backends-match"],  # would check the pools the bootstrap did not change
+}
+
 
 @pytest.mark.parametrize("pid,phase", DRY)
 async def test_dry_run_changes_nothing(tmp_path, pid, phase, need_scp):
@@ -314,6 +350,9 @@ async def test_dry_run_changes_nothing(tmp_path, pid, phase, need_scp):
         assert mutating == [], f"{pid} dry-run sent mutating commands: {mutating}"
         assert (state.service_type, state.lb_ip, nat_targets(ws), aliases(ws), state.haproxy_pid) == before
         assert Path(ws.inventory.vars["bootstrap_script"]).read_text() == script
+        # Checks that would read what a shown-only change left behind are skipped, not faked.
+        for step in DRY_SKIPPED.get(pid, ()):
+            assert r.status(step) == "skipped", f"{pid}: {step} is {r.status(step)} in dry-run"
         procedure = ws.procedure(pid)
         would = 0
         for step in procedure.steps:
@@ -349,7 +388,9 @@ FAULT_TABLE = [
     ((), 6, "decommission-metallb", {}, "lb-present", "blocked", ["Nothing to decommission"]),
     ((), 5, "rollback", {}, "post-phase-6", "blocked", ["rollback-nat"]),
     ((), 6, "node-change", {"nodes": {"k8s-node1": "10.0.20.109"}}, "nodes-ips", "failed", ["k8s-node1"]),
-    ((), 6, "node-change", {"nodes": {"k8s-node9": "10.0.20.109"}}, "nodes-ready", "failed", ["k8s-node9"]),
+    ((), 6, "node-change", {"nodes": {"k8s-node9": "10.0.20.109"}}, "nodes-ready", "blocked",
+     ["Not a node of this cluster: k8s-node9"]),
+    (("node-down=k8s-node2",), 6, "node-change", {}, "nodes-ready", "blocked", ["NotReady: k8s-node2"]),
     ((), 6, "restore-backup", {"date": "19990101"}, "chosen", "blocked", ["no backup for that date"]),
     ((), 6, "restore-backup", {"date": "-2"}, "backup-xml", "failed", ["not well-formed XML"]),
     ((), 6, "restore-backup", {"date": "-9"}, "backup-has-haproxy", "failed", ["backup.data.haproxy"]),

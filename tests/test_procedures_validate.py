@@ -102,3 +102,53 @@ def test_example_inventory_matches_the_lab_contract():
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_probe_job_is_cleaned_up_once():
+    """probe-delete (always) is the probe Job's only cleanup: an undo on probe-create would
+    delete the same Job again and fail with 404."""
+    steps = {s.id: s for s in Catalog(PROCEDURES).get("validate").steps}
+    assert steps["probe-create"].undo is None
+    assert steps["probe-delete"].always and steps["probe-delete"].k8s == "delete"
+
+
+@pytest.mark.parametrize("pid,plan,apply", [
+    ("decommission-metallb", "downgrade-terraform-plan", "downgrade-terraform"),
+    ("rollback", "terraform-plan", "terraform-apply"),
+])
+def test_terraform_applies_the_plan_that_was_shown(pid: str, plan: str, apply: str):
+    """The gated apply runs the saved plan file (unique per run), never a fresh plan."""
+    import re
+
+    from runbook_tui.templating import render_command
+
+    steps = {s.id: s for s in Catalog(PROCEDURES).get(pid).steps}
+    files = []
+    for short_id in ("run1", "run2"):
+        shown = render_command(steps[plan].local, {"run": {"short_id": short_id}})
+        applied = render_command(steps[apply].local, {"run": {"short_id": short_id}})
+        out = re.search(r"-out=(\S+)", shown)
+        assert out and short_id in out.group(1), shown
+        assert "-auto-approve" not in applied
+        assert applied.split()[:2] == ["terraform", "apply"] and applied.split()[-1] == out.group(1)
+        files.append(out.group(1))
+    assert files[0] != files[1]
+    assert steps[apply].confirm is not None
+
+
+def test_alias_gone_fails_when_the_listing_fails():
+    """A failing `php -r` (no output, exit 255) must not read as "the alias is gone"."""
+    from runbook_tui.templating import evaluate
+
+    step = next(s for s in Catalog(PROCEDURES).get("decommission-metallb").steps if s.id == "alias-gone")
+    assert "|" not in step.run  # a pipeline's exit code would be the last command's
+
+    def passes(exit_code: int, stdout: str) -> bool:
+        result = {"exit_code": exit_code, "stdout": stdout, "stderr": "", "ok": exit_code == 0}
+        return bool(evaluate(step.expect, {"vars": {"alias_name": "mailserver"}, "result": result}))
+
+    assert passes(0, "") and passes(0, "lan_hosts 10.0.10.0/24\nmailserver_old 10.0.20.9\n")
+    assert not passes(0, "lan_hosts 10.0.10.0/24\nmailserver 10.0.20.202\n")
+    assert not passes(0, "mailserver 10.0.20.202\n")
+    assert not passes(255, "PHP Fatal error:  Uncaught Error: Call to undefined function config_get_path()\n")
+    assert not passes(255, "")
