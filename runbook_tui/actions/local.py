@@ -26,10 +26,12 @@ async def _pump(stream: asyncio.StreamReader, name: str, buf: TailBuffer, ctx: A
     while chunk := await stream.read(1 << 16):
         pending += chunk
         *lines, pending = pending.split(b"\n")
-        for line in lines:
+        for i, line in enumerate(lines, 1):
             text = line.decode("utf-8", "replace")
             buf.append(text)
             ctx.output(name, text)
+            if i % 256 == 0:
+                await asyncio.sleep(0)  # let the UI take a key press mid-flood
         if len(pending) > 1 << 20:  # a megabyte with no newline: hand it on as a line
             text = pending.decode("utf-8", "replace")
             buf.append(text)

@@ -1,0 +1,36 @@
+"""The command palette: every procedure (run, dry-run, walk through) and the app's actions."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable, Iterator
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+class RunbookCommands(Provider):
+    def _commands(self) -> Iterator[tuple[str, Callable[[], Any], str]]:
+        app: Any = self.app
+        ws = getattr(app, "workspace", None)
+        yield "Runs: the journal", app.show_runs, "past runs, their timelines, reports and resume"
+        home = app.screen_stack[1] if len(app.screen_stack) > 1 else None
+        if home is not None and hasattr(home, "action_probe"):
+            yield "Probe targets", home.action_probe, "check SSH reachability, host keys and the clusters again"
+        if ws is None:
+            return
+        for proc in getattr(home, "procedures", []) or []:
+            kind = "mutating" if proc.mutating else "read-only"
+            yield f"Run {proc.id}", partial(app.start_procedure, proc.id), f"{proc.title} ({kind})"
+            yield f"Dry-run {proc.id}", partial(app.start_procedure, proc.id, dry_run=True), proc.title
+            yield f"Walk through {proc.id}", partial(app.start_procedure, proc.id, walkthrough=True), proc.title
+
+    async def discover(self) -> Hits:
+        for text, command, help in self._commands():
+            yield DiscoveryHit(text, command, help=help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, command, help in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), command, help=help)

@@ -1,0 +1,50 @@
+"""The engine's gates answered with modal screens."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.app import App
+from textual.screen import Screen
+
+from runbook_tui.engine.gates import GateAnswer, GateRequest
+
+
+def gate_screen(request: GateRequest) -> Screen[GateAnswer]:
+    if request.kind == "failure":
+        from runbook_tui.tui.screens.failure import FailureScreen
+
+        return FailureScreen(request)
+    from runbook_tui.tui.screens.gate import GateScreen
+
+    return GateScreen(request)
+
+
+class TuiGates:
+    """Each question becomes a modal; the engine awaits the operator's answer.
+
+    A callback resolves a future rather than ``push_screen(wait_for_dismiss=True)``, so a gate may
+    be asked from any task the engine starts. If the run is cancelled while a modal is open, the
+    modal goes away with it.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.asked: list[GateRequest] = []
+
+    async def ask(self, request: GateRequest) -> GateAnswer:
+        self.asked.append(request)
+        future: asyncio.Future[GateAnswer] = asyncio.get_running_loop().create_future()
+
+        def answered(answer: GateAnswer | None) -> None:
+            if not future.done():
+                future.set_result(answer if answer is not None else GateAnswer.no())
+
+        screen = gate_screen(request)
+        self.app.push_screen(screen, callback=answered)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if self.app.is_running and self.app.screen is screen:
+                screen.dismiss(None)
+            raise

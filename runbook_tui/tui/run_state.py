@@ -1,0 +1,166 @@
+"""The run as the screens see it, folded from engine events. No Textual here.
+
+The engine calls ``RunFeed`` once per event, synchronously, in its own loop; a flood of output
+must cost it next to nothing. So the feed only folds events into ``RunState`` (a deque append per
+output line) and marks what changed; the screen redraws from it on a timer (~20 fps), however
+many lines arrived in between (toolong's coalescing, without a message per line).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from runbook_tui.engine import events as ev
+
+MAX_LINES = 5000  # kept per step; older lines are counted, not kept
+
+
+@dataclass
+class StepOutput:
+    """The last MAX_LINES lines of a step; ``dropped`` says how many earlier ones went."""
+
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_LINES))
+    dropped: int = 0
+    total: int = 0
+
+    def append(self, text: str) -> None:
+        if len(self.lines) == self.lines.maxlen:
+            self.dropped += 1
+        self.lines.append(text)
+        self.total += 1
+
+
+@dataclass
+class StepView:
+    id: str
+    title: str
+    mutating: bool = False
+    target: str | None = None
+    action: str | None = None
+    needs: list[str] = field(default_factory=list)
+    loc: str | None = None
+    status: str = "pending"  # pending | running | a StepFinished status
+    started_at: float | None = None  # by the app's clock
+    elapsed: float | None = None  # final, once finished
+    rendered: str = ""
+    message: str = ""
+    attempt: int = 1
+    phase: str = "do"
+    guards: list[tuple[str, str, bool, str]] = field(default_factory=list)  # guard, expr, passed, detail
+    output: StepOutput = field(default_factory=StepOutput)
+
+
+class RunState:
+    """Steps in procedure order, their state, output and guards; the run's outcome."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.run_id = ""
+        self.title = ""
+        self.mode = ""
+        self.steps: dict[str, StepView] = {}
+        self.running: list[str] = []  # newest last
+        self.latest: str | None = None  # the step last started or asked about: the one to show
+        self.outcome: str | None = None
+        self.message = ""
+        self.gate: ev.GateRequested | None = None
+        # What changed since the screen last looked: step ids whose row or output changed.
+        self.dirty_rows: set[str] = set()
+        self.dirty_output: set[str] = set()
+        self.dirty_run = False
+
+    def step(self, sid: str) -> StepView:
+        view = self.steps.get(sid)
+        if view is None:  # a called procedure's step ("call-step/child") or an unknown one
+            view = self.steps[sid] = StepView(sid, sid.rsplit("/", 1)[-1])
+        return view
+
+    def __iter__(self) -> Iterator[StepView]:
+        return iter(self.steps.values())
+
+    @property
+    def following(self) -> str | None:
+        """The step the screen follows: the newest running one, else the last one seen."""
+        return self.running[-1] if self.running else self.latest
+
+    def apply(self, event: ev.Event) -> None:
+        if isinstance(event, ev.OutputLine):  # the hot path: first, and minimal
+            view = self.steps.get(event.step_id) or self.step(event.step_id)
+            view.output.append(event.text)
+            self.dirty_output.add(event.step_id)
+            return
+        if isinstance(event, ev.RunStarted):
+            self.run_id, self.title, self.mode = event.run_id, event.title, event.mode
+            for s in event.steps:
+                view = self.step(s["id"])
+                view.title, view.mutating = s.get("title") or s["id"], bool(s.get("mutating"))
+                view.target, view.action = s.get("target"), s.get("action")
+                view.needs, view.loc = list(s.get("needs") or []), s.get("loc")
+            self.dirty_run = True
+        elif isinstance(event, ev.StepStarted):
+            view = self.step(event.step_id)
+            view.status, view.started_at, view.elapsed = "running", self.clock(), None
+            view.rendered, view.attempt, view.phase = event.rendered, event.attempt, event.phase
+            view.target = event.target or view.target
+            if event.step_id in self.running:
+                self.running.remove(event.step_id)
+            self.running.append(event.step_id)
+            self.latest = event.step_id
+            self.dirty_rows.add(event.step_id)
+        elif isinstance(event, ev.GuardEvaluated):
+            self.step(event.step_id).guards.append((event.guard, event.expression, event.passed, event.detail))
+            self.dirty_rows.add(event.step_id)
+        elif isinstance(event, ev.StepFinished):
+            view = self.step(event.step_id)
+            view.status, view.message = event.status, event.message
+            if view.started_at is not None and event.status != "would-run":
+                view.elapsed = self.clock() - view.started_at
+            if event.rendered:
+                view.rendered = event.rendered
+            view.phase = event.phase
+            if event.step_id in self.running:
+                self.running.remove(event.step_id)
+            self.dirty_rows.add(event.step_id)
+        elif isinstance(event, ev.GateRequested):
+            self.gate = event
+            if event.step_id in self.steps:
+                self.latest = event.step_id  # show the step the question is about
+            self.dirty_run = True
+        elif isinstance(event, ev.GateAnswered):
+            self.gate = None
+            self.dirty_run = True
+        elif isinstance(event, ev.RunFinished):
+            self.outcome, self.message = event.outcome, event.message
+            self.running.clear()
+            self.dirty_run = True
+
+    def elapsed(self, view: StepView) -> float | None:
+        if view.elapsed is not None:
+            return view.elapsed
+        if view.status == "running" and view.started_at is not None:
+            return self.clock() - view.started_at
+        return None
+
+    def take_dirty(self) -> tuple[set[str], set[str], bool]:
+        rows, output, run = self.dirty_rows, self.dirty_output, self.dirty_run
+        self.dirty_rows, self.dirty_output, self.dirty_run = set(), set(), False
+        return rows, output, run
+
+
+class RunFeed:
+    """The engine subscriber: folds each event into a RunState, hands on the rare ones.
+
+    ``on_event`` (optional) receives every event but output lines: gates, steps, the run's end.
+    """
+
+    def __init__(self, state: RunState, on_event: Callable[[ev.Event], Any] | None = None):
+        self.state = state
+        self.on_event = on_event
+
+    def __call__(self, event: ev.Event) -> None:
+        self.state.apply(event)
+        if self.on_event is not None and not isinstance(event, ev.OutputLine):
+            self.on_event(event)

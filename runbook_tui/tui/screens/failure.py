@@ -1,0 +1,75 @@
+"""A step failed: retry it, skip it (with a reason), undo what this run changed, or abort.
+
+Abort is the default (focused; escape answers it). Undo walks the completed steps in reverse,
+and the engine gates each one on its own.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Markdown, Static
+
+from runbook_tui.engine.gates import GateAnswer, GateRequest
+
+
+class FailureScreen(ModalScreen[GateAnswer]):
+    BINDINGS = [
+        Binding("r", "choose('retry')", "Retry"),
+        Binding("s", "choose('skip')", "Skip…"),
+        Binding("u", "choose('undo')", "Undo"),
+        Binding("a", "choose('abort')", "Abort"),
+        Binding("escape", "choose('abort')", "Abort", priority=True),
+    ]
+
+    def __init__(self, request: GateRequest) -> None:
+        super().__init__()
+        self.request = request
+
+    def compose(self) -> ComposeResult:
+        r = self.request
+        with Vertical(id="gate-dialog", classes="-failure"):
+            yield Static("A step failed", id="gate-kind")
+            yield Label(f"step {r.step_id}" if r.step_id else r.title, id="gate-title")
+            with VerticalScroll(id="gate-body"):
+                yield Markdown(r.text, id="gate-text")
+                if r.details:
+                    yield Static("\n".join(r.details), id="gate-details", markup=False)
+            yield Label("Reason for skipping (recorded):", classes="gate-label", id="skip-label")
+            yield Input(placeholder="why it is safe to go on without this step", id="gate-reason")
+            with Horizontal(id="gate-buttons"):
+                yield Button("Retry", id="retry")
+                yield Button("Skip…", id="skip")
+                yield Button("Undo", id="undo", variant="warning")
+                yield Button("Abort", id="abort", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#skip-label").display = False
+        self.query_one("#gate-reason").display = False
+        self.query_one("#abort", Button).focus()
+
+    def action_choose(self, choice: str) -> None:
+        if choice not in self.request.choices:
+            self.app.bell()
+            return
+        if choice == "skip":
+            reason = self.query_one("#gate-reason", Input)
+            if not reason.display or not reason.value.strip():
+                self.query_one("#skip-label").display = True
+                reason.display = True
+                reason.focus()
+                return
+            self.dismiss(GateAnswer(True, choice="skip", reason=reason.value.strip()))
+            return
+        self.dismiss(GateAnswer(True, choice=choice))
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.action_choose(event.button.id or "abort")
+
+    @on(Input.Submitted, "#gate-reason")
+    def _reason(self) -> None:
+        self.action_choose("skip")

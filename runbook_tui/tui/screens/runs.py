@@ -1,0 +1,167 @@
+"""Runs: the journal's runs, a run's timeline, the Markdown report exported, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from runbook_tui.tui.widgets.mode_banner import ModeBanner
+
+OUTCOME_STYLE = {"succeeded": "green", "failed": "red", "aborted": "red", "refused": "yellow", "interrupted": "magenta"}
+
+
+def clock(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def describe(e: dict[str, Any]) -> str:
+    """One timeline row for a journal event (output lines are counted, not listed)."""
+    kind = e["event"]
+    if kind == "run_started":
+        return ("resumed" if e.get("resumed") else "started") + f" ({e.get('mode')})"
+    if kind == "run_finished":
+        return f"[b]{e['outcome']}[/b]" + (f": {e['message']}" if e.get("message") else "")
+    if kind == "step_started":
+        first = (e.get("rendered") or "").splitlines()[:1]
+        phase = "undo " if e.get("phase") == "undo" else ""
+        return f"{phase}start" + (f" #{e['attempt']}" if e.get("attempt", 1) > 1 else "") + (f": {first[0]}" if first else "")
+    if kind == "step_finished":
+        msg = (e.get("message") or "").splitlines()[:1]
+        return f"[b]{e['status']}[/b]" + (f": {msg[0]}" if msg and e["status"] != "would-run" else "")
+    if kind == "guard":
+        return f"{e['guard']} {'held' if e['passed'] else 'failed'}: {e['expression']}"
+    if kind == "gate_requested":
+        return f"asked {e['gate']}"
+    if kind == "gate_answered":
+        return f"answered {'yes' if e['approved'] else 'no'}" + (f" ({e['choice']})" if e.get("choice") else "") + (
+            f": {e['reason']}" if e.get("reason") else "")
+    if kind == "output_truncated":
+        return f"output beyond {e['kept_bytes']} bytes not kept"
+    return kind
+
+
+class RunsScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("e", "export", "Export report"),
+        Binding("u", "resume", "Resume"),
+        Binding("g", "reload", "Reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[Any] = []
+        self.exported: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        yield ModeBanner()
+        with Horizontal(id="runs-body"):
+            with Vertical(id="runs-left"):
+                yield Label("Runs", classes="section")
+                yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="runs-right"):
+                yield Label("Timeline", classes="section", id="timeline-title")
+                yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="runs-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#runs", DataTable).add_columns("Started", "Procedure", "Mode", "Outcome")
+        self.query_one("#timeline", DataTable).add_columns("Time", "Step", "What")
+        self.query_one("#runs", DataTable).focus()
+        self.action_reload()
+
+    @property
+    def directory(self) -> Path | None:
+        ws = getattr(self.app, "workspace", None)
+        return ws.journal_dir if ws is not None else getattr(self.app, "journal_dir", None)
+
+    @work(group="runs-load", exclusive=True, exit_on_error=False)
+    async def action_reload(self) -> None:
+        from runbook_tui.journal import list_runs
+
+        self.runs = await asyncio.to_thread(list_runs, self.directory)
+        table = self.query_one("#runs", DataTable)
+        table.clear()
+        for r in self.runs:
+            style = OUTCOME_STYLE.get(r.outcome, "")
+            table.add_row(clock(r.started), r.procedure, r.mode, f"[{style}]{r.outcome}[/]", key=r.run_id)
+        if not self.runs:
+            self.query_one("#runs-status", Static).update("[dim]No runs yet in the journal.[/]")
+        else:
+            self.show_timeline()
+
+    @property
+    def selected(self) -> Any:
+        table = self.query_one("#runs", DataTable)
+        row = table.cursor_row
+        return self.runs[row] if self.runs and row is not None and 0 <= row < len(self.runs) else None
+
+    @on(DataTable.RowHighlighted, "#runs")
+    def _highlighted(self) -> None:
+        self.show_timeline()
+
+    @work(group="timeline", exclusive=True, exit_on_error=False)
+    async def show_timeline(self) -> None:
+        from runbook_tui.journal import read_events
+
+        run = self.selected
+        if run is None:
+            return
+        events = await asyncio.to_thread(lambda: list(read_events(run.path)))
+        table = self.query_one("#timeline", DataTable)
+        table.clear()
+        output: dict[str, int] = {}
+        for e in events:
+            if e["event"] == "output":
+                output[e.get("step_id", "")] = output.get(e.get("step_id", ""), 0) + 1
+                continue
+            table.add_row(time.strftime("%H:%M:%S", time.localtime(e["ts"])), e.get("step_id") or "—",
+                          describe(e))
+        lines = sum(output.values())
+        self.query_one("#timeline-title", Label).update(f"Timeline · {run.title} · {run.run_id}")
+        status = f"[dim]{lines} output lines · e: export the Markdown report"
+        if run.outcome != "succeeded":
+            status += " · u: resume"
+        self.query_one("#runs-status", Static).update(status + "[/]")
+
+    def action_export(self) -> None:
+        from runbook_tui.report import markdown_report
+
+        run = self.selected
+        if run is None:
+            return
+        target = Path(run.path).with_suffix(".md")
+        target.write_text(markdown_report(run.path), encoding="utf-8")
+        self.exported = target
+        self.query_one("#runs-status", Static).update(f"Report written to {target}")
+        self.notify(f"Report written to {target}", timeout=6)
+
+    def action_resume(self) -> None:
+        from runbook_tui.errors import RunbookError
+        from runbook_tui.journal import resume_state
+        from runbook_tui.tui.mode import Mode
+        from runbook_tui.tui.screens.run import RunScreen
+
+        run = self.selected
+        app: Any = self.app
+        if run is None or app.workspace is None:
+            return
+        try:
+            start, state = resume_state(run.path)
+            procedure = app.workspace.procedure(start["path"])
+        except RunbookError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        mode = Mode(dry_run=start["mode"] in ("dry-run", "offline"), offline=start["mode"] == "offline",
+                    lab=app.mode.lab, targets=app.mode.targets)
+        app.switch_screen(RunScreen(procedure, start["inputs"], mode=mode, resume=state))

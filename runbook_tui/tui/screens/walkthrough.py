@@ -1,0 +1,176 @@
+"""Walkthrough: a procedure step by step, its ``why`` large, the state as registered so far
+beside what the step expects, and Next only once the previous step is done.
+
+The engine holds before each step on ``Engine.before_step`` until Next is pressed, and runs one
+step at a time; gates still ask as in any run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Footer, Input, Markdown, Static
+
+from runbook_tui.model import Step
+from runbook_tui.tui.screens.run import RunScreen
+from runbook_tui.tui.widgets.mode_banner import ModeBanner
+from runbook_tui.tui.widgets.output_view import OutputView
+from runbook_tui.tui.widgets.step_detail import StepDetail
+from runbook_tui.tui.widgets.step_list import StepList
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _short(value: Any, limit: int = 240) -> str:
+    try:
+        text = json.dumps(value, default=str, sort_keys=True)
+    except (TypeError, ValueError):
+        text = str(value)
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def current_markdown(registered: dict[str, Any], step: Step) -> str:
+    """What earlier steps registered, limited to the names this step's expressions use."""
+    text = " ".join(str(getattr(step, f) or "") for f in ("when", "require", "expect", "until", "run", "local", "assert_"))
+    used = {n for n in _NAME.findall(text)} & set(registered)
+    if not registered:
+        return "### Current state\n\n_Nothing registered yet: this is the first look._"
+    if not used:
+        listed = ", ".join(f"`{n}`" for n in sorted(registered))
+        return f"### Current state\n\nThis step reads nothing registered so far ({listed})."
+    parts = ["### Current state"]
+    for name in sorted(used)[:4]:
+        value = registered[name]
+        if isinstance(value, dict):
+            shown = {k: value[k] for k in ("status", "exit_code", "data") if value.get(k) not in (None, "", [], {})}
+            stdout = (value.get("stdout") or "").strip().splitlines()
+            if stdout:
+                shown["stdout"] = stdout[:4] + ([f"… {len(stdout) - 4} more lines"] if len(stdout) > 4 else [])
+        else:
+            shown = value
+        parts.append(f"**{name}**: `{_short(shown)}`")
+    return "\n\n".join(parts)
+
+
+def expected_markdown(step: Step) -> str:
+    parts = ["### Expected"]
+    rows = [("runs only when", step.when), ("requires", step.require), ("expects after", step.expect),
+            ("waits until", step.until)]
+    for label, expr in rows:
+        if expr is not None:
+            parts.append(f"- {label}: `{expr}`")
+    if step.message:
+        parts.append(f"- otherwise: {step.message}")
+    if step.is_mutating:
+        parts.append("- **changes the target**" + (" (asks first)" if step.confirm else ""))
+    else:
+        parts.append("- read-only")
+    if step.undo is not None:
+        parts.append(f"- undo: {step.undo.title or 'defined'}")
+    if len(parts) == 1:
+        parts.append("_No guard: the step's own success is the check._")
+    return "\n".join(parts)
+
+
+class WalkthroughScreen(RunScreen):
+    BINDINGS = [
+        Binding("ctrl+n", "next", "Next step", priority=True),
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.current: Step | None = None
+        self._go: asyncio.Future[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield ModeBanner(self.mode)
+        yield Static(self._header(), id="run-header")
+        with Horizontal(id="run-body"):
+            yield StepList(self.state, id="steps")
+            with Vertical(id="walk-main"):
+                yield Markdown("_Starting…_", id="walk-why")
+                with Horizontal(id="walk-compare"):
+                    yield Markdown("", id="walk-current")
+                    yield Markdown("", id="walk-expected")
+                yield OutputView(id="output")
+                yield Input(placeholder="search output", id="search")
+                with Horizontal(id="walk-buttons"):
+                    yield Button("Next", id="next", variant="primary", disabled=True)
+                    yield Static("", id="walk-hint")
+        yield StepDetail(id="detail")
+        yield Static("", id="run-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # (RunScreen.on_mount runs first: Textual calls each class's handler.)
+        self.query_one(StepDetail).display = False  # the walkthrough shows its own panels
+
+    def _header(self) -> str:
+        return "[b]Walkthrough[/b] · " + super()._header()
+
+    def make_engine(self) -> Any:
+        engine = super().make_engine()
+        engine.before_step = self.before_step
+        engine.options.concurrency = 1  # one step at a time, in order
+        return engine
+
+    async def before_step(self, step: Step) -> None:
+        """The engine's hook: show the step, enable Next, wait for it."""
+        if any(w.is_cancelled for w in self.run_workers):
+            return  # cancelled: the engine's cleanup steps run without waiting for Next
+        self.current = step
+        index = [s.id for s in self.procedure.steps].index(step.id) + 1
+        why = self._render_why(step.why) or "_This step says nothing about why._"
+        self.query_one("#walk-why", Markdown).update(
+            f"## Step {index} of {len(self.procedure.steps)}: {step.label}\n\n{why}")
+        self.query_one("#walk-current", Markdown).update(current_markdown(self.engine.registered, step))
+        self.query_one("#walk-expected", Markdown).update(expected_markdown(step))
+        self.query_one(StepList).select_id(step.id)
+        button = self.query_one("#next", Button)
+        button.label = f"Next: run {step.id}"
+        button.disabled = False
+        button.focus()
+        self.query_one("#walk-hint", Static).update("[dim]enter or ctrl+n runs this step[/]")
+        self.query_one("#run-status", Static).update(f"[yellow]waiting for Next: {step.id}[/]")
+        self._go = asyncio.get_running_loop().create_future()
+        try:
+            await self._go
+        finally:
+            self._go = None
+            button.disabled = True
+            self.query_one("#walk-hint", Static).update(f"[dim]running {step.id}…[/]")
+
+    def action_next(self) -> None:
+        if self._go is not None and not self._go.done():
+            self._go.set_result(None)
+        else:
+            self.app.bell()  # Next only once the step before is done
+
+    @on(Button.Pressed, "#next")
+    def _next(self) -> None:
+        self.action_next()
+
+    def flush(self) -> None:
+        super().flush()
+        step = self.current
+        if step is None:
+            return
+        view = self.state.steps.get(step.id)
+        if view is not None and view.status not in ("pending", "running") and self._go is None:
+            guards = "\n".join(f"- {'✓' if p else '✗'} {g}: `{e}`" for g, e, p, _ in view.guards[-4:])
+            result = f"### Result\n\n**{view.status}**" + (f": {view.message}" if view.message and view.status != "would-run" else "")
+            text = result + ("\n\n" + guards if guards else "")
+            current = self.query_one("#walk-current", Markdown)
+            if getattr(current, "_shown_result", None) != text:
+                current._shown_result = text  # type: ignore[attr-defined]
+                current.update(text)
+            if self.state.outcome:
+                self.query_one("#next", Button).label = "Finished"
+                self.query_one("#walk-hint", Static).update("[dim]walkthrough finished · escape: back[/]")

@@ -1,0 +1,90 @@
+"""Home under Pilot: procedures with their kind and last outcome, the mode banner, the targets'
+state probed from the rehearsal lab, and a failure to start said in one sentence."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from runbook_tui.tui.app import RunbookApp
+from runbook_tui.tui.widgets.mode_banner import ModeBanner
+from test_tui_support import ROOT, home_ready, make_app, run_finished, screen_is, start, wait_for
+
+JOURNAL = ROOT / "tests/data/tui/journal"
+
+
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def cells(table: DataTable, key: str) -> list[str]:
+    return [str(c) for c in table.get_row(key)]
+
+
+async def test_home_lists_procedures_with_kind_and_last_outcome(tmp_path: Path):
+    shutil.copytree(JOURNAL, tmp_path, dirs_exist_ok=True)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_ready(pilot)
+        table = app.screen.query_one("#procedures", DataTable)
+        assert [str(k.value) for k in table.rows] == ["change", "cleanup", "flood", "guarded", "hello", "manual", "sleepy"]
+        hello, change = cells(table, "hello"), cells(table, "change")
+        assert hello[1] == "Say hello" and "read-only" in hello[2] and "succeeded" in hello[3]
+        assert "mutating" in change[2] and "failed" in change[3]
+        assert "never run" in cells(table, "flood")[3]
+        banner = app.screen.query_one(ModeBanner)
+        assert "LIVE" in str(banner.render()) and banner.has_class("-live")
+        targets = app.screen.query_one("#targets", DataTable)
+        assert "no targets in the inventory" in str(targets.get_row_at(0)[0])
+
+
+async def test_dry_run_app_banner_is_amber(tmp_path: Path):
+    app = make_app(tmp_path, dry_run=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_ready(pilot)
+        banner = app.screen.query_one(ModeBanner)
+        assert "DRY-RUN" in str(banner.render()) and banner.has_class("-dry-run")
+        run = await start(pilot, "change", typed={"note": "x"})
+        await run_finished(pilot)
+        assert run.state.mode == "dry-run" and run.state.step("write").status == "would-run"
+
+
+async def test_unreadable_procedures_folder_is_one_sentence(tmp_path: Path):
+    app = make_app(tmp_path, inventory=str(tmp_path / "missing.yaml"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.workspace_error, what="the error")
+        status = app.screen.query_one("#home-status", Static)
+        await wait_for(pilot, lambda: "Cannot start" in str(status.render()), what="the error on screen")
+        text = str(status.render())
+        assert "missing.yaml" in text and "Traceback" not in text and "\n" not in text.strip()
+
+
+async def test_lab_targets_are_probed_and_a_read_only_procedure_runs(tmp_path: Path):
+    app = RunbookApp(lab=True, journal_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert "starting the lab" in str(app.screen.query_one("#home-status", Static).render())
+        await wait_for(pilot, lambda: app.workspace is not None or app.workspace_error, timeout=30, what="the lab")
+        assert app.workspace_error is None, app.workspace_error
+        await home_ready(pilot)
+        banner = app.screen.query_one(ModeBanner)
+        assert banner.has_class("-lab") and "pfsense" in str(banner.render())
+        targets = app.screen.query_one("#targets", DataTable)
+        await wait_for(pilot, lambda: "probing" not in " ".join(cells(targets, "pfsense")), what="the probe")
+        pfsense, cluster = cells(targets, "pfsense"), cells(targets, "cluster")
+        assert "reachable" in pfsense[3] and "known" in pfsense[4] and pfsense[5].startswith("SHA256:")
+        assert "reachable" in cluster[3] and "mailserver" in cluster[4]
+        ids = app.workspace.catalog.ids()
+        if "backend-health" not in ids:
+            pytest.skip("the shipped backend-health procedure is not there yet")
+        run = await start(pilot, "backend-health")
+        await run_finished(pilot, timeout=30)
+        assert run.state.mode == "lab"
+        assert run.state.outcome == "succeeded", [(v.id, v.status, v.message) for v in run.state]
+        await pilot.press("escape")
+        await screen_is(pilot, "HomeScreen")
+        await app.action_quit()
+    assert app.workspace.lab is None  # stopped on quit
