@@ -27,4 +27,5 @@ screenshots: setup        ## regenerate screenshots/*.svg
 
 bench: setup              ## print the benchmark figures
 	$(PY) bench/engine_overhead.py
+	$(PY) bench/ssh_roundtrip.py
 	$(PY) bench/tui_flood.py

@@ -7,51 +7,17 @@ review the SVGs in ``tests/__snapshots__/`` (``pytest --snapshot-report`` shows 
 
 from __future__ import annotations
 
-import shutil
-import time
-from pathlib import Path
-
 import pytest
 from textual.widgets import Input
 
-from test_tui_support import ROOT, home_ready, make_app, run_finished, screen_is, settle, start, wait_for
-
-SIZE = (120, 40)
-JOURNAL = ROOT / "tests/data/tui/journal"
+from test_tui_support import (  # noqa: F401 - fixtures are used by name
+    SIZE, fixed_world, gate_of, home_ready, journal, make_app, run_finished, screen_is, settle, start, to_gate, wait_for,
+)
 
 
 @pytest.fixture(autouse=True)
-def _fixed_world(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Path:
-    shutil.copytree(JOURNAL, tmp_path, dirs_exist_ok=True)
-    return tmp_path
-
-
-async def gate_of(pilot, kind: str):
-    return await wait_for(pilot, lambda: getattr(pilot.app.screen, "request", None) is not None
-                          and pilot.app.screen.request.kind == kind and pilot.app.screen, what=f"{kind} gate")
-
-
-async def to_gate(pilot, kind: str, **inputs: str):
-    """Start `change` and answer yes until the gate of ``kind`` is showing."""
-    await home_ready(pilot)
-    await start(pilot, "change", typed={"note": "hi", **inputs})
-    for step in ("plan", "confirm", "typed"):
-        gate = await gate_of(pilot, step)
-        if step == kind:
-            return gate
-        if step == "typed":
-            gate.query_one("#gate-phrase", Input).value = "commit"
-            await pilot.pause()
-            await pilot.click("#yes")
-        else:
-            await pilot.press("y")
+def _fixed_world(fixed_world) -> None:
+    pass
 
 
 class TestGates:

@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Switch
 
@@ -105,3 +107,42 @@ async def settle(pilot: Pilot) -> None:
     no_blink(pilot.app)
     await pilot.pause()
     await pilot.pause()
+
+
+# ---- shared by the snapshot tests: a fixed world and the way to each gate
+SIZE = (120, 40)
+JOURNAL = ROOT / "tests/data/tui/journal"
+
+
+@pytest.fixture
+def fixed_world(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Path:
+    shutil.copytree(JOURNAL, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
+async def gate_of(pilot, kind: str):
+    return await wait_for(pilot, lambda: getattr(pilot.app.screen, "request", None) is not None
+                          and pilot.app.screen.request.kind == kind and pilot.app.screen, what=f"{kind} gate")
+
+
+async def to_gate(pilot, kind: str, **inputs: str):
+    """Start `change` and answer yes until the gate of ``kind`` is showing."""
+    await home_ready(pilot)
+    await start(pilot, "change", typed={"note": "hi", **inputs})
+    for step in ("plan", "confirm", "typed"):
+        gate = await gate_of(pilot, step)
+        if step == kind:
+            return gate
+        if step == "typed":
+            gate.query_one("#gate-phrase", Input).value = "commit"
+            await pilot.pause()
+            await pilot.click("#yes")
+        else:
+            await pilot.press("y")
