@@ -134,7 +134,8 @@ class TerminalGates:
         if request.kind == "choose":
             for i, choice in enumerate(request.choices, 1):
                 w(f"  {i}. {choice}\n")
-            answer = await self._input(f"Choose 1-{len(request.choices)} [{request.default}]: ")
+            hint = f" [{request.default}]" if request.default is not None else ""
+            answer = await self._input(f"Choose 1-{len(request.choices)}{hint}: ")
             if not answer:
                 return GateAnswer(request.default is not None, choice=request.default)
             if answer.isdigit() and 1 <= int(answer) <= len(request.choices):

@@ -71,13 +71,11 @@ class AutoGates:
         phrases: tuple[str, ...] = (),
         lab: bool = False,
         undo_on_failure: bool = False,
-        choices: dict[str, str] | None = None,
     ):
         self.yes = yes
         self.phrases = tuple(phrases)
         self.lab = lab
         self.undo_on_failure = undo_on_failure
-        self.choices = dict(choices or {})
         self.asked: list[GateRequest] = []
 
     async def ask(self, request: GateRequest) -> GateAnswer:
@@ -102,7 +100,6 @@ class AutoGates:
         if request.kind == "manual" and not self.lab:
             # Nobody at the keyboard did the manual work: never journal it as done.
             return GateAnswer.no("a manual step needs a person: run it at a terminal")
-        if request.kind == "choose":
-            choice = self.choices.get(request.step_id, request.default)
-            return GateAnswer(choice is not None, choice=choice)
+        if request.kind == "choose":  # no one to choose: the default, if there is one
+            return GateAnswer(request.default is not None, choice=request.default)
         return GateAnswer(True)
