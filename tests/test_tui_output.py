@@ -43,7 +43,8 @@ async def test_keys_are_handled_during_a_flood(tmp_path: Path):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await home_ready(pilot)
-        run = await start(pilot, "flood")
+        # Long enough to outlast the sampling however loaded the machine is.
+        run = await start(pilot, "flood", typed={"lines": "600000"})
         await wait_for(pilot, lambda: run.state.step("flood").output.total > 1000, what="the flood to start")
         handled: list[float] = []
         original = run.action_follow
@@ -57,8 +58,8 @@ async def test_keys_are_handled_during_a_flood(tmp_path: Path):
             if handled:
                 latencies.append(handled.pop() - t0)
             await asyncio.sleep(0.02)
-        await run_finished(pilot, timeout=60)
-    assert len(latencies) >= 2 and sorted(latencies)[len(latencies) // 2] < 0.1, latencies
+        await run_finished(pilot, timeout=90)
+    assert len(latencies) >= 5 and sorted(latencies)[len(latencies) // 2] < 0.1, latencies
 
 
 async def test_flood_is_bounded_and_searchable(tmp_path: Path):
