@@ -10,18 +10,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, Input
 
-from runbook_tui.journal import list_runs, read_events
-from test_tui_support import ROOT, home_ready, make_app, run_finished, screen_is, start, wait_for
+from runbook_tui.journal import list_runs
+from test_tui_support import ROOT, events, home_ready, make_app, run_finished, screen_is, start, wait_for
 
 
 @pytest.fixture(autouse=True)
 def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-
-
-def events(journal: Path, kind: str | None = None) -> list[dict]:
-    (path,) = journal.glob("*.jsonl")
-    return [e for e in read_events(path) if kind is None or e["event"] == kind]
 
 
 

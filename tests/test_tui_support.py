@@ -15,6 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Switch
 
+from runbook_tui.journal import read_events
 from runbook_tui.tui.app import RunbookApp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,3 +147,8 @@ async def to_gate(pilot, kind: str, **inputs: str):
             await pilot.click("#yes")
         else:
             await pilot.press("y")
+
+
+def events(journal: Path, kind: str | None = None) -> list[dict]:
+    (path,) = journal.glob("*.jsonl")
+    return [e for e in read_events(path) if kind is None or e["event"] == kind]

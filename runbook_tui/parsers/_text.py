@@ -71,3 +71,14 @@ def port_number(value: str) -> int | None:
     if number is None or not 0 <= number <= 65535:
         raise ValueError(value)
     return number
+
+
+def host_port(value: str, number: int, expected: str) -> tuple[str, int | None]:
+    """``ADDRESS:PORT`` as (address, port), or a ParseError saying what line ``number`` should hold."""
+    parts = split_host_port(value)
+    try:
+        if parts is None:
+            raise ValueError(value)
+        return parts[0], port_number(parts[1])
+    except ValueError:
+        raise ParseError(f"{expected}, found {clip(value)!r}.", line=number) from None

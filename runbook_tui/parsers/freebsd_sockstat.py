@@ -17,26 +17,13 @@ import re
 from typing import Any
 
 from runbook_tui.parsers import ParseError
-from runbook_tui.parsers._text import as_int, clip, nonblank_lines, port_number, require_text, split_host_port
+from runbook_tui.parsers._text import as_int, clip, host_port, nonblank_lines, require_text
 
 WHAT = "freebsd.sockstat"
 _ROW = re.compile(
     r"^(?P<user>\S+)\s+(?P<command>\S.*?)\s+(?P<pid>\d+|\?)\s+(?P<fd>\d+|\?)\s+(?P<proto>[a-z][a-z0-9_-]*)(?:\s+(?P<rest>.*))?$"
 )
 _INET = re.compile(r"^(?:tcp|udp|udplite|sctp|divert|raw|icmp)\w*?(?:4|6|46)$")
-
-
-def _address(value: str, number: int) -> tuple[str, int | None]:
-    parts = split_host_port(value)
-    try:
-        if parts is None:
-            raise ValueError(value)
-        return parts[0], port_number(parts[1])
-    except ValueError:
-        raise ParseError(
-            f"Line {number} of `sockstat` output: expected an address like *:25 or 10.0.20.1:25, found {clip(value)!r}.",
-            line=number,
-        ) from None
 
 
 def _socket(match: re.Match[str], number: int) -> dict[str, Any]:
@@ -60,7 +47,9 @@ def _socket(match: re.Match[str], number: int) -> dict[str, Any]:
     if not fields:
         raise ParseError(f"Line {number} of `sockstat` output: the {proto} socket has no local address.", line=number)
     socket["local"] = fields[0]
-    socket["local_addr"], socket["local_port"] = _address(fields[0], number)
+    socket["local_addr"], socket["local_port"] = host_port(
+        fields[0], number,
+        f"Line {number} of `sockstat` output: expected an address like *:25 or 10.0.20.1:25")
     socket["foreign"] = fields[1] if len(fields) > 1 else None
     return socket
 

@@ -14,25 +14,12 @@ import re
 from typing import Any
 
 from runbook_tui.parsers import ParseError
-from runbook_tui.parsers._text import as_int, clip, nonblank_lines, port_number, require_text, split_host_port
+from runbook_tui.parsers._text import as_int, clip, host_port, nonblank_lines, require_text
 
 WHAT = "ss.listening"
 NETIDS = {"tcp", "udp", "raw", "u_str", "u_dgr", "u_seq", "p_raw", "p_dgr", "nl", "sctp", "mptcp", "tipc", "v_str", "v_dgr", "xdp"}
 _STATE = re.compile(r"^[A-Z][A-Z0-9-]*$")
 _PROCESS_NAME = re.compile(r'users:\(\("(?P<name>[^"]*)"')
-
-
-def _endpoint(value: str, number: int, which: str) -> tuple[str, int | None]:
-    parts = split_host_port(value)
-    try:
-        if parts is None:
-            raise ValueError(value)
-        return parts[0], port_number(parts[1])
-    except ValueError:
-        raise ParseError(
-            f"Line {number} of `ss` output: expected the {which} address as ADDRESS:PORT, found {clip(value)!r}.",
-            line=number,
-        ) from None
 
 
 def _socket(tokens: list[str], number: int) -> dict[str, Any]:
@@ -51,8 +38,8 @@ def _socket(tokens: list[str], number: int) -> dict[str, Any]:
     recv_q, send_q = as_int(tokens[0]), as_int(tokens[1])
     if recv_q is None or send_q is None:
         raise ParseError(f"Line {number} of `ss` output: Recv-Q and Send-Q should be numbers.", line=number)
-    local_addr, local_port = _endpoint(tokens[2], number, "local")
-    peer_addr, peer_port = _endpoint(tokens[3], number, "peer")
+    local_addr, local_port = host_port(tokens[2], number, f"Line {number} of `ss` output: expected the local address as ADDRESS:PORT")
+    peer_addr, peer_port = host_port(tokens[3], number, f"Line {number} of `ss` output: expected the peer address as ADDRESS:PORT")
     process = " ".join(tokens[4:]) or None
     name = _PROCESS_NAME.search(process) if process else None
     return {
