@@ -13,14 +13,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runbook_tui.errors import Problem
     from runbook_tui.inventory import Inventory
     from runbook_tui.loader import Catalog
 
-from runbook_tui import cli_run
+from runbook_tui import cli_options, cli_run
 from runbook_tui.lab import cli as lab_cli
 
 PROG = "runbook-tui"
@@ -31,6 +31,8 @@ class Command:
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    # Options also accepted before the command (cli_options); each means the same on either side.
+    options: tuple[str, ...] = cli_options.PATHS
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -42,15 +44,6 @@ def _procedures_dir(args: argparse.Namespace) -> Path:
     from runbook_tui.loader import default_procedures_dir
 
     return default_procedures_dir()
-
-
-def load_inventory_for(args: argparse.Namespace) -> Inventory | None:
-    """The inventory named by ``--inventory`` or found in the usual places, or None.
-    Raises ProcedureError when it is invalid."""
-    from runbook_tui.loader import find_inventory, load_inventory
-
-    path = find_inventory(args.inventory)
-    return load_inventory(path) if path is not None else None
 
 
 def catalog_for(args: argparse.Namespace, inventory: Inventory | None = None) -> Catalog:
@@ -227,6 +220,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- the parser and main
 
+RUN_OPTIONS = cli_options.PATHS + cli_options.MODE + cli_options.TARGETS
 COMMANDS: dict[str, Command] = {
     "list": Command(
         "list the procedures: id, title, read-only or mutating, inputs", configure_list, cmd_list
@@ -243,32 +237,19 @@ COMMANDS: dict[str, Command] = {
         "print the JSON Schema of procedure (or inventory) files", configure_schema, cmd_schema
     ),
     "run": Command(
-        "run a procedure headless: live, --dry-run, --offline or --lab", cli_run.configure_run, cli_run.cmd_run
+        "run a procedure headless: live, --dry-run, --offline or --lab", cli_run.configure_run, cli_run.cmd_run,
+        RUN_OPTIONS,
     ),
     "runs": Command(
         "list runs from the journal; show one; write its Markdown report", cli_run.configure_runs, cli_run.cmd_runs
     ),
-    "resume": Command("continue an interrupted run from its journal", cli_run.configure_resume, cli_run.cmd_resume),
-    "lab": Command(lab_cli.HELP, lab_cli.configure, lab_cli.run),
-    "tui": Command("open the terminal UI (the default)", cli_run.configure_tui, cli_run.cmd_tui),
+    "resume": Command("continue an interrupted run from its journal", cli_run.configure_resume, cli_run.cmd_resume,
+                      RUN_OPTIONS),
+    "lab": Command(lab_cli.HELP, lab_cli.configure, lab_cli.run, cli_options.PATHS + ("fault", "phase")),
+    "tui": Command("open the terminal UI (the default)", cli_run.configure_tui, cli_run.cmd_tui, RUN_OPTIONS),
 }
 # The command to run when none is given.
 DEFAULT_COMMAND: str | None = "tui"
-
-
-def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
-    parser.add_argument(
-        "--procedures",
-        metavar="DIR",
-        default=default,
-        help="the procedures folder (default: the shipped one)",
-    )
-    parser.add_argument(
-        "--inventory",
-        metavar="FILE",
-        default=default,
-        help="the inventory (default: ./inventory.yaml, else the user config folder's)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,21 +259,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Run mail-edge runbooks as guarded, gated procedures."
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    _add_global_options(parser, None)
-    cli_run.add_mode_options(parser)  # `runbook-tui --lab` opens the TUI on the lab
-    cli_run.add_target_options(parser)
+    cli_options.add(parser, tuple(cli_options.OPTIONS), sub=False)  # `runbook-tui --lab`: the TUI on the lab
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, command in COMMANDS.items():
         child = sub.add_parser(name, help=command.help, description=command.help)
-        # The global options work after the command too; SUPPRESS keeps the value given before it.
-        _add_global_options(child, argparse.SUPPRESS)
+        cli_options.add(child, command.options, sub=True)
         command.configure(child)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = cli_options.merge(parser.parse_args(argv), parser)
     name = args.command or DEFAULT_COMMAND
     if name is None:
         parser.print_help()

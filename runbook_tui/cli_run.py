@@ -14,29 +14,8 @@ from runbook_tui.errors import ProcedureError, RunbookError
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ABORTED = 0, 1, 2, 3
 
 
-def add_target_options(p: argparse.ArgumentParser, default: Any = None) -> None:
-    """Where to run. ``default=argparse.SUPPRESS`` lets a subcommand repeat the top level's options."""
-
-    def d(value: Any) -> Any:
-        return value if default is None else default
-
-    p.add_argument("--lab", action="store_true", default=d(False), help="start the rehearsal lab in-process and run against it")
-    p.add_argument("--fault", action="append", default=d([]), metavar="F", help="with --lab: inject a lab fault (see `lab --help`)")
-    p.add_argument("--phase", type=int, choices=(3, 5, 6), default=d(6), help="with --lab: the phase the lab starts in")
-    p.add_argument("--accept-host-key", action="append", default=d([]), metavar="TARGET",
-                   help="trust TARGET's unknown SSH host key and record it (a changed key is still refused)")
-
-
-def add_mode_options(p: argparse.ArgumentParser, default: Any = None) -> None:
-    p.add_argument("--dry-run", action="store_true", default=False if default is None else default,
-                   help="run read-only steps; show mutating ones as would-run")
-    p.add_argument("--offline", action="store_true", default=False if default is None else default,
-                   help="dry-run that connects to nothing: render every step")
-
-
 def configure_tui(p: argparse.ArgumentParser) -> None:
-    add_mode_options(p, argparse.SUPPRESS)
-    add_target_options(p, argparse.SUPPRESS)
+    """The TUI takes only the shared options (cli_options)."""
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
@@ -52,15 +31,12 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("proc", metavar="PROC", help="procedure id or path to a YAML file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an input value")
-    add_mode_options(p)
     _add_answers(p)
-    add_target_options(p)
 
 
 def configure_resume(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", metavar="RUN_ID", help="the run to continue (see `runbook-tui runs`)")
     _add_answers(p)
-    add_target_options(p)
 
 
 def configure_runs(p: argparse.ArgumentParser) -> None:

@@ -21,12 +21,6 @@ from runbook_tui.lab.faults import FAULTS, LabError
 HELP = "run the rehearsal lab (pfSense, backup host, Kubernetes API) on 127.0.0.1"
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add ``lab`` (and ``lab log DIR``); the parsed namespace's ``func(args) -> int`` runs it."""
-    p = subparsers.add_parser("lab", help=HELP)
-    configure(p)
-
-
 def configure(p: argparse.ArgumentParser) -> None:
     """The ``lab`` command's options, for a parser made elsewhere; ``run(args)`` runs it."""
     faults = "\n".join(f"  {name:<16} {help_}" for name, help_ in FAULTS.items())
@@ -41,10 +35,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     )
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--dir", type=Path, help="folder for the lab's files (default: a new temporary folder)")
-    p.add_argument("--fault", action="append", default=[], metavar="F",
-                   help="inject a fault (see below); repeat for several")
-    p.add_argument("--phase", type=int, choices=(3, 5, 6), default=6,
-                   help="the migration phase to start from (default 6: steady state)")
+    # --fault and --phase are the shared options of runbook_tui.cli_options (before or after `lab`).
     p.set_defaults(func=run)
     sub = p.add_subparsers(dest="lab_command", metavar="{log}")
     log = sub.add_parser("log", help="print a lab folder's command log")
