@@ -9,7 +9,7 @@ import yaml
 
 from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
 from runbook_tui.model import StepBody
-from runbook_tui.templating import render_text, render_value
+from runbook_tui.templating import render_command, render_text, render_value
 
 
 def _opt(value: Any, tctx: dict[str, Any]) -> Any:
@@ -40,7 +40,8 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
     p["body"] = body
     command = step.command
     if isinstance(command, str):
-        command = ["sh", "-c", render_text(command, tctx)]
+        # A string runs under ``sh -c``: values are shell-quoted like ``ssh``/``local`` commands.
+        command = ["sh", "-c", render_command(command, tctx).strip()]
     elif command is not None:
         command = [str(render_value(c, tctx)) for c in command]
     p["command"] = command
