@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import posixpath
+import re
 from typing import Any
 
 from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
@@ -21,9 +23,63 @@ def _mode(value: Any) -> int | None:
     return value if isinstance(value, int) else int(str(value), 8)
 
 
+def _literal_folder(template: str) -> str | None:
+    """The folder the dest template names before its first ``{{``/``{%``: ``/tmp/`` of
+    ``/tmp/{{ inputs.v }}``; None when the template has no tag or no ``/`` before it."""
+    template = template.strip()
+    cuts = [i for i in (template.find("{{"), template.find("{%")) if i >= 0]
+    if not cuts:
+        return None
+    prefix = template[: min(cuts)]
+    slash = prefix.rfind("/")
+    return prefix[: slash + 1] if slash >= 0 else None
+
+
+def _inside(dest: str, folder: str) -> bool:
+    """``dest`` (no ``..`` components) lies in ``folder`` or is it."""
+    base, path = posixpath.normpath(folder), posixpath.normpath(dest)
+    if base == ".":
+        return not path.startswith("/")
+    if base.strip("/") == "":
+        return path.startswith("/")
+    return path == base or path.startswith(base + "/")
+
+
+_INPUT_REF = re.compile(r"""\binputs\s*(?:\.\s*(\w+)|\[\s*['"]([^'"]+)['"]\s*\])""")
+
+
+def _origin(template: str, dest: str, tctx: dict[str, Any]) -> str:
+    """Which input(s) the destination was built from, for the refusal."""
+    inputs = tctx.get("inputs") or {}
+    named = {a or b for a, b in _INPUT_REF.findall(template)}
+    if not named & set(inputs):  # reached through a foreach item or a registered value
+        named = {k for k, v in inputs.items() if isinstance(v, str) and len(v) > 1 and v in dest}
+    found = [f"input {name!r} = {value!r}" for name, value in inputs.items() if name in named]
+    if found:
+        return "from " + " and ".join(found)
+    return f"from the template {template.strip()!r}"
+
+
+def _check_dest(template: str, dest: str, tctx: dict[str, Any]) -> None:
+    """A value must not steer the upload out of the folder the procedure names."""
+    if "\x00" in dest or "\n" in dest or "\r" in dest:
+        problem = "it contains a NUL or line-break character"
+    elif ".." in dest.split("/"):
+        problem = "it has a '..' path component"
+    else:
+        folder = _literal_folder(template)
+        if folder is None or _inside(dest, folder):
+            return
+        problem = f"it leaves {folder}"
+    raise RunbookError(
+        f"Refusing to upload to {dest!r}: {problem}, built {_origin(template, dest, tctx)}."
+    )
+
+
 def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
     spec = step.upload
     dest = render_text(spec.dest, tctx).strip()
+    _check_dest(spec.dest, dest, tctx)
     if spec.src is not None:
         src = os.path.expanduser(render_text(spec.src, tctx).strip())
         try:
