@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Markdown, Static
 
 from runbook_tui.engine.gates import GateAnswer, GateRequest
+from runbook_tui.textsafe import printable
 
 
 class FailureScreen(ModalScreen[GateAnswer]):
@@ -33,11 +34,11 @@ class FailureScreen(ModalScreen[GateAnswer]):
         r = self.request
         with Vertical(id="gate-dialog", classes="-failure"):
             yield Static("A step failed", id="gate-kind")
-            yield Label(f"step {r.step_id}" if r.step_id else r.title, id="gate-title")
+            yield Label(printable(f"step {r.step_id}" if r.step_id else r.title), id="gate-title")
             with VerticalScroll(id="gate-body"):
-                yield Markdown(r.text, id="gate-text")
+                yield Markdown(printable(r.text), id="gate-text")
                 if r.details:
-                    yield Static("\n".join(r.details), id="gate-details", markup=False)
+                    yield Static(printable("\n".join(r.details)), id="gate-details", markup=False)
             yield Label("Reason for skipping (recorded):", classes="gate-label", id="skip-label")
             yield Input(placeholder="why it is safe to go on without this step", id="gate-reason")
             with Horizontal(id="gate-buttons"):

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
 from runbook_tui.engine.gates import GateAnswer, GateRequest
+from runbook_tui.textsafe import printable
 
 HEADINGS = {
     "plan": "Plan: approve what this run will change",
@@ -55,21 +56,21 @@ class GateScreen(ModalScreen[GateAnswer]):
         r = self.request
         with Vertical(id="gate-dialog", classes=f"-{r.kind}"):
             yield Static(HEADINGS.get(r.kind, r.kind.title()), id="gate-kind")
-            yield Label(r.title + (f"  ·  step {r.step_id}" if r.step_id else ""), id="gate-title")
+            yield Label(printable(r.title + (f"  ·  step {r.step_id}" if r.step_id else "")), id="gate-title")
             with VerticalScroll(id="gate-body"):
-                yield Markdown(r.text, id="gate-text")
+                yield Markdown(printable(r.text), id="gate-text")
                 if r.details:
                     label = "Will change:" if r.kind == "plan" else "Exactly what will run:"
                     yield Label(label, classes="gate-label")
-                    yield Static("\n".join(r.details), id="gate-details", markup=False)
+                    yield Static(printable("\n".join(r.details)), id="gate-details", markup=False)
                 if r.target:
-                    yield Label(f"Target: {r.target}", classes="gate-label")
+                    yield Label(printable(f"Target: {r.target}"), classes="gate-label")
             if r.kind == "choose":
-                options = [Option(str(c), id=str(c)) for c in r.choices]
+                options = [Option(printable(str(c)), id=str(c)) for c in r.choices]
                 yield OptionList(*options, id="gate-choices")
             if self.needs_phrase:
-                yield Label(f"Type  {r.phrase}  to go ahead:", classes="gate-label", markup=False)
-                yield Input(placeholder=r.phrase or "", id="gate-phrase")
+                yield Label(printable(f"Type  {r.phrase}  to go ahead:"), classes="gate-label", markup=False)
+                yield Input(placeholder=printable(r.phrase or ""), id="gate-phrase")
             if self.needs_reason:
                 yield Label("Reason (recorded in the journal):", classes="gate-label")
                 yield Input(placeholder="why", id="gate-reason")

@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
+from runbook_tui.textsafe import printable
 from runbook_tui.tui.messages import RunsChanged, WorkspaceFailed, WorkspaceReady
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
@@ -72,7 +73,7 @@ class HomeScreen(Screen):
     @on(WorkspaceFailed)
     def _failed(self, message: WorkspaceFailed) -> None:
         status = self.query_one("#home-status", Static)
-        status.update(f"Cannot start: {message.error}")
+        status.update(printable(f"Cannot start: {message.error}"))
         status.add_class("-error")
 
     @on(RunsChanged)
@@ -98,13 +99,13 @@ class HomeScreen(Screen):
             last = outcomes.get(p.id)
             kind = "[yellow]mutating[/]" if p.mutating else "[green]read-only[/]"
             outcome = f"[{OUTCOME_STYLE.get(last.outcome, '')}]{last.outcome}[/] ({last.mode})" if last else "[dim]never run[/]"
-            table.add_row(p.id, p.title, kind, outcome, key=p.id)
+            table.add_row(p.id, printable(p.title), kind, outcome, key=p.id)
         if self.procedures:
             table.move_cursor(row=min(row, len(self.procedures) - 1))
         self._show_summary()
         if problems:
             status = self.query_one("#home-status", Static)
-            status.update(f"{len(problems)} problem(s) in the procedures folder; first: {problems[0]}")
+            status.update(printable(f"{len(problems)} problem(s) in the procedures folder; first: {problems[0]}"))
             status.add_class("-error")
 
     @work(group="probe", exclusive=True, exit_on_error=False)
@@ -133,8 +134,8 @@ class HomeScreen(Screen):
                 key = {True: "[green]known[/]", False: "[red]UNKNOWN[/]", None: "[dim]–[/]"}[s.host_key_known]
             else:
                 key = f"{s.context or '(current)'} / {s.namespace or 'default'}"
-            detail = (s.error or s.version or s.fingerprint or "") if not probing else ""
-            table.add_row(s.name, s.kind, s.address, state, key, detail, key=s.name)
+            detail = (s.error or s.version or s.fingerprint or "") if not probing else ""  # a target's words
+            table.add_row(s.name, s.kind, printable(s.address), state, printable(key), printable(detail), key=s.name)
         if not states:
             table.add_row("[dim](no targets in the inventory)[/]", "", "", "", "", "")
 
@@ -145,7 +146,7 @@ class HomeScreen(Screen):
         text = ""
         if proc is not None:
             steps = len(proc.steps)
-            text = f"[b]{proc.title}[/b] — {proc.summary or ''}  [dim]({steps} steps, {proc.path})[/]"
+            text = printable(f"[b]{proc.title}[/b] — {proc.summary or ''}  [dim]({steps} steps, {proc.path})[/]")
         self.query_one("#summary", Static).update(text)
 
     @property

@@ -14,6 +14,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from runbook_tui.engine.inputs import InputError, coerce, resolve
 from runbook_tui.model import InputSpec, Procedure
+from runbook_tui.textsafe import printable
 from runbook_tui.tui.mode import Mode
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
@@ -45,15 +46,15 @@ class InputsScreen(Screen):
         yield ModeBanner(self.mode)
         with Vertical(id="inputs"):
             verb = "Walk through" if self.walkthrough else ("Dry-run" if self.mode.kind == "dry-run" else "Run")
-            yield Static(f"[b]{verb}: {p.title}[/b]\n{p.summary or ''}", id="inputs-title")
+            yield Static(printable(f"[b]{verb}: {p.title}[/b]\n{p.summary or ''}"), id="inputs-title")
             with VerticalScroll(id="inputs-form"):
                 for name, spec in p.inputs.items():
                     required = " [red]*[/]" if spec.required else ""
-                    yield Label(f"{spec.prompt or name}{required}  [dim]({name}, {spec.type})[/]", classes="input-label")
+                    yield Label(printable(f"{spec.prompt or name}{required}  [dim]({name}, {spec.type})[/]"), classes="input-label")
                     yield self._field(name, spec)
                     yield Static("", id=f"error-{name}", classes="input-error")
                     if spec.help:
-                        yield Static(spec.help, classes="input-help")
+                        yield Static(printable(spec.help), classes="input-help")
                 if not p.inputs:
                     yield Static("[dim]This procedure takes no inputs.[/]")
             yield Static("", id="inputs-status")
@@ -104,7 +105,7 @@ class InputsScreen(Screen):
             self.errors[name] = error
         else:
             self.errors.pop(name, None)
-        self.query_one(f"#error-{name}", Static).update(error)
+        self.query_one(f"#error-{name}", Static).update(printable(error))  # it may quote the value
 
     def validate_all(self) -> None:
         for name in self.procedure.inputs:
@@ -167,7 +168,7 @@ class InputsScreen(Screen):
         try:
             inputs = self.values()
         except InputError as exc:
-            self.query_one("#inputs-status", Static).update(f"[red]{exc}[/]")
+            self.query_one("#inputs-status", Static).update(printable(f"[red]{exc}[/]"))
             return
         screen_cls = WalkthroughScreen if self.walkthrough else RunScreen
         self.app.switch_screen(screen_cls(self.procedure, inputs, mode=self.mode))

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Input, Markdown, Static
 
 from runbook_tui.model import Step
+from runbook_tui.textsafe import printable
 from runbook_tui.tui.screens.run import RunScreen
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 from runbook_tui.tui.widgets.output_view import OutputView
@@ -129,9 +130,9 @@ class WalkthroughScreen(RunScreen):
         index = [s.id for s in self.procedure.steps].index(step.id) + 1
         why = self._render_why(step.why) or "_This step says nothing about why._"
         self.query_one("#walk-why", Markdown).update(
-            f"## Step {index} of {len(self.procedure.steps)}: {step.label}\n\n{why}")
-        self.query_one("#walk-current", Markdown).update(current_markdown(self.engine.registered, step))
-        self.query_one("#walk-expected", Markdown).update(expected_markdown(step))
+            printable(f"## Step {index} of {len(self.procedure.steps)}: {step.label}\n\n{why}"))
+        self.query_one("#walk-current", Markdown).update(printable(current_markdown(self.engine.registered, step)))
+        self.query_one("#walk-expected", Markdown).update(printable(expected_markdown(step)))
         self.query_one(StepList).select_id(step.id)
         button = self.query_one("#next", Button)
         button.label = f"Next: run {step.id}"
@@ -166,7 +167,7 @@ class WalkthroughScreen(RunScreen):
         if view is not None and view.status not in ("pending", "running") and self._go is None:
             guards = "\n".join(f"- {'✓' if p else '✗'} {g}: `{e}`" for g, e, p, _ in view.guards[-4:])
             result = f"### Result\n\n**{view.status}**" + (f": {view.message}" if view.message and view.status != "would-run" else "")
-            text = result + ("\n\n" + guards if guards else "")
+            text = printable(result + ("\n\n" + guards if guards else ""))
             current = self.query_one("#walk-current", Markdown)
             if getattr(current, "_shown_result", None) != text:
                 current._shown_result = text  # type: ignore[attr-defined]

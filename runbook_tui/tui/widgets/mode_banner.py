@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from runbook_tui.textsafe import printable
 from runbook_tui.tui.mode import Mode
 
 
@@ -42,4 +43,4 @@ class ModeBanner(Static):
         for kind in ("live", "dry-run", "lab"):
             self.set_class(mode.kind == kind, f"-{kind}")
         targets = ", ".join(mode.targets) if mode.targets else "no targets"
-        self.update(f"● {mode.label}   targets: {targets}")
+        self.update(printable(f"● {mode.label}   targets: {targets}"))

@@ -2,7 +2,8 @@
 
 Nothing is copied into the widget: ``render_line`` reads the step's deque, so showing another
 step or absorbing a flood costs a refresh, not a rebuild. Line 0 says how many earlier lines
-were dropped, when any were.
+were dropped, when any were. Lines are kept as they arrived and drawn through ``printable``:
+a remote ``ESC ] 0 ; ... BEL`` or ``ESC [ 2J`` shows as text and never reaches the terminal.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from runbook_tui.textsafe import printable
 from runbook_tui.tui.run_state import StepOutput
 
 _MARKER = Style(dim=True, italic=True)
@@ -77,14 +79,15 @@ class OutputView(ScrollView, can_focus=True):
         self._shown_total = out.total
         # Width from recent lines only: scanning thousands at 20 fps would cost more than it gives.
         for line in list(out.lines)[-200:]:
-            self._width = max(self._width, len(line))
+            self._width = max(self._width, len(printable(line)))
         self.virtual_size = Size(self._width, len(out.lines) + self._offset)
         if self.follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
 
     def lines_text(self) -> list[str]:
-        return list(self.output.lines)
+        """The lines as shown."""
+        return [printable(line) for line in self.output.lines]
 
     # ---------------------------------------------------------------- render
     def render_line(self, y: int) -> Strip:
@@ -99,7 +102,7 @@ class OutputView(ScrollView, can_focus=True):
         lines = self.output.lines
         if not 0 <= index < len(lines):
             return Strip.blank(width, base)
-        text = lines[index]
+        text = printable(lines[index])
         style = base + _MATCH if index == self.match_line else base
         return Strip([Segment(text, style)]).crop_extend(scroll_x, scroll_x + width, base)
 
@@ -119,7 +122,7 @@ class OutputView(ScrollView, can_focus=True):
             start = current + (1 if forward else -1)
         order = range(start, count) if forward else range(start, -1, -1)
         wrap = range(0, min(start, count)) if forward else range(count - 1, start, -1)
-        snapshot = list(lines)  # a deque indexed in a loop is O(n) per access
+        snapshot = self.lines_text()  # as shown; a deque indexed in a loop is O(n) per access
         for index in [*order, *wrap]:
             if 0 <= index < count and needle in snapshot[index].lower():
                 self.match_line = index

@@ -6,6 +6,7 @@ from typing import Any
 
 from textual.widgets import Markdown
 
+from runbook_tui.textsafe import printable
 from runbook_tui.tui.run_state import StepView
 
 
@@ -34,7 +35,7 @@ def step_markdown(view: StepView, why: str | None) -> str:
         parts += ["**Preview:**", _fence(view.message)]
     if why:
         parts += ["---", why.strip()]
-    return "\n\n".join(parts)
+    return printable("\n\n".join(parts))  # commands, results and values as text, never as controls
 
 
 class StepDetail(Markdown):

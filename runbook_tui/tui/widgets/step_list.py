@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from runbook_tui.textsafe import printable
 from runbook_tui.tui.run_state import RunState, StepView
 
 ICONS = {
@@ -36,7 +37,7 @@ def fmt_elapsed(seconds: float | None) -> str:
 def step_row(state: RunState, view: StepView, width: int) -> Text:
     icon, style = ICONS.get(view.status, ("·", ""))
     depth = view.id.count("/")
-    name = "  " * depth + view.id.rsplit("/", 1)[-1]
+    name = "  " * depth + printable(view.id.rsplit("/", 1)[-1])
     name = (name if len(name) <= width else name[: width - 1] + "…").ljust(width)
     row = Text()
     row.append(f"{icon} ", style)
