@@ -117,7 +117,7 @@ def configure_validate(parser: argparse.ArgumentParser) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from runbook_tui.errors import ProcedureError
-    from runbook_tui.loader import Catalog, find_inventory, load_inventory, load_procedure
+    from runbook_tui.loader import Catalog, check_inventory_files, find_inventory, load_inventory, load_procedure
 
     problems: list[Problem] = []
     invalid: set[str] = set()
@@ -131,6 +131,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except ProcedureError as exc:
             problems.extend(exc.problems)
             invalid.add(str(inventory_path))
+        # Named files that are missing: a problem here, not when loading (see check_inventory_files),
+        # so the procedures are still checked against this inventory.
+        missing = check_inventory_files(inventory_path)
+        problems.extend(missing)
+        invalid.update(p.file for p in missing)
 
     explicit = Path(args.procedures) if args.procedures else None
     catalogs: dict[Path, Catalog] = {}

@@ -12,6 +12,11 @@ def _expand(path: str | None) -> str | None:
     return os.path.expanduser(path) if path else path
 
 
+def host_is_option(host: str) -> bool:
+    """A host that a command line would take for an option."""
+    return host.lstrip().startswith("-")
+
+
 class SSHTarget(BaseModel):
     """An SSH host. Keys come from ``key`` or the SSH agent; host keys from ``known_hosts``."""
 
@@ -24,6 +29,16 @@ class SSHTarget(BaseModel):
     known_hosts: str | None = None
 
     _paths = field_validator("key", "known_hosts")(lambda v: _expand(v))
+
+    @field_validator("host")
+    @classmethod
+    def _not_an_option(cls, host: str) -> str:
+        # The host ends up on command lines (`ssh {{ targets.x.ssh.host }}` in a `local` step, or
+        # any tool an operator points at it), where a leading '-' is read as an option
+        # ("-oProxyCommand=...") whatever the shell quoting.
+        if host_is_option(host):
+            raise ValueError("a host must not start with '-': ssh and other tools would read it as an option")
+        return host
 
 
 class KubeTarget(BaseModel):

@@ -15,15 +15,16 @@ from pydantic import ValidationError
 
 from runbook_tui import procedure_checks
 from runbook_tui.errors import Problem, ProcedureError
-from runbook_tui.inventory import Inventory, KubeTarget, SSHTarget, Target
+from runbook_tui.inventory import Inventory, KubeTarget, SSHTarget, Target, host_is_option
 from runbook_tui.model import Procedure, SourceLoc, StepBody
-from runbook_tui.validation import check_keys, did_you_mean, key_subject, pydantic_problems, subject
+from runbook_tui.validation import check_keys, did_you_mean, key_subject, pydantic_problems, show, subject
 from runbook_tui.yaml_source import MAX_BYTES, Document, SourceError, SourceMap, decode, read_yaml
 
 __all__ = [
     "MAX_BYTES",
     "Catalog",
     "ProcedureNotFound",
+    "check_inventory_files",
     "default_procedures_dir",
     "find_inventory",
     "load_inventory",
@@ -172,6 +173,7 @@ def _load_procedure(
         callee=catalog.callee if catalog is not None else None,
         procedure_id=procedure_id,
         problems=problems,
+        call_loop=catalog.call_loop if catalog is not None else None,
     )
     procedure_checks.check(data, ctx)
     procedure: Procedure | None = None
@@ -252,6 +254,79 @@ def load_inventory_text(text: str, filename: str = "<string>") -> Inventory:
         raise ProcedureError([Problem(filename, 1, 1, "file is nested too deeply to validate")]) from None
 
 
+def check_inventory_files(path: str | os.PathLike[str]) -> list[Problem]:
+    """The key, known_hosts and kubeconfig files an inventory names that are not there: what
+    ``validate`` adds to ``load_inventory``, whether that succeeds or not.
+
+    Apart from loading on purpose: ``run`` and the TUI must not be stopped by a missing
+    kubeconfig when the procedure only talks to pfSense (a laptop without cluster access), and
+    the transport says what is missing, in a sentence, when and only when a step uses that
+    target. ``validate`` is where an operator asks whether everything is in place.
+    """
+    try:
+        text = decode(_read_bytes(Path(path), "inventory"), str(path))
+        doc = read_yaml(text, str(path), expected=INVENTORY_SHAPE)
+    except (ProcedureError, SourceError, RecursionError):
+        return []  # not readable: load_inventory says why
+    if not isinstance(doc.data, dict):
+        return []
+    return _fail(_target_file_problems(doc.data, doc.source, _inventory_describer)).problems
+
+
+# The files a target may name, what each is, and what its absence costs.
+_TARGET_FILES = (
+    ("ssh", "key", "the key file", "the SSH login would fail"),
+    (
+        "ssh",
+        "known_hosts",
+        "the known_hosts file",
+        "every host key would look unknown; fix the path, or create the file empty to start with"
+        " nothing trusted",
+    ),
+    ("kubernetes", "kubeconfig", "the kubeconfig", "nothing could reach the cluster"),
+)
+# Where ssh and kubectl look when a target names nothing, and where an inventory (the shipped
+# example among them) usually points. Naming one of these is the same as naming nothing, which is
+# not checked either: a machine not set up for that tool yet lacks them (a setup step, not a wrong
+# path in the inventory), and the transport says so when a step first needs one. A missing
+# known_hosts there is even the normal start: nothing trusted yet, written on the first accepted key.
+_TOOL_DEFAULTS = {"known_hosts": "~/.ssh/known_hosts", "kubeconfig": "~/.kube/config"}
+
+
+def _target_file_problems(data: dict[str, Any], source: SourceMap, describe) -> list[Problem]:
+    """Paths are expanded as the model does (``~`` -> home) before the transports see them and,
+    like the transports, taken relative to the current folder."""
+    problems: list[Problem] = []
+    targets = data.get("targets")
+    if not isinstance(targets, dict):
+        return problems
+    for name, target in targets.items():
+        if not isinstance(target, dict):
+            continue
+        for kind, field, what, cost in _TARGET_FILES:
+            settings = target.get(kind)
+            raw = settings.get(field) if isinstance(settings, dict) else None
+            if not isinstance(raw, str) or not raw:
+                continue
+            path = os.path.expanduser(raw)
+            shown = raw if path == raw else f"{raw} ({path})"
+            where = subject(describe, ("targets", name, kind, field))
+            at = source.value(("targets", name, kind, field))
+            if os.path.isdir(path):
+                message = f"{where} names {what} {shown}, which is a folder, not a file"
+                problems.append(source.problem(at, message))
+                continue
+            if os.path.exists(path):
+                continue
+            if field in _TOOL_DEFAULTS and path == os.path.expanduser(_TOOL_DEFAULTS[field]):
+                continue
+            relative = "" if os.path.isabs(path) else f" (relative to the current folder, {os.getcwd()})"
+            problems.append(
+                source.problem(at, f"{where} names {what} {shown}{relative}, which does not exist: {cost}")
+            )
+    return problems
+
+
 def _load_inventory(text: str, filename: str) -> Inventory:
     doc = _document(text, filename, INVENTORY_SHAPE)
     data, source = doc.data, doc.source
@@ -282,6 +357,16 @@ def _load_inventory(text: str, filename: str) -> Inventory:
             for kind, model in (("ssh", SSHTarget), ("kubernetes", KubeTarget)):
                 if isinstance(target.get(kind), dict):
                     problems.extend(check_keys(target[kind], path + (kind,), model, source, describe))
+            host = target["ssh"].get("host") if isinstance(target.get("ssh"), dict) else None
+            if isinstance(host, str) and host_is_option(host):
+                where = subject(describe, path + ("ssh", "host"))
+                problems.append(
+                    source.problem(
+                        source.value(path + ("ssh", "host")),
+                        f"{where} is {show(host)}, which starts with '-': ssh and other tools would read it"
+                        " as an option, not a host",
+                    )
+                )
     for section in ("targets", "vars"):
         if isinstance(data.get(section), dict):
             for name in data[section]:
@@ -299,6 +384,8 @@ def _load_inventory(text: str, filename: str) -> Inventory:
     except ValidationError as exc:
 
         def skip(path: tuple, error: dict[str, Any]) -> bool:
+            if path[-1:] == ("host",) and error["type"] == "value_error":
+                return True  # a host starting with '-': reported above, in words
             return any(path[: len(bad)] == bad for bad in doc.unreadable)
 
         problems.extend(
@@ -402,6 +489,53 @@ class Catalog:
                     self._callees[procedure_id] = f"which is invalid itself (see the problems in {path})"
         return self._callees[procedure_id]
 
+    def _calls_of(self, procedure_id: str) -> list[str]:
+        """The procedures ``procedure_id`` calls (steps and undos, in file order); none when it is
+        unknown or invalid (that is reported where it is called)."""
+        procedure = self.callee(procedure_id)
+        if not isinstance(procedure, Procedure):
+            return []
+        bodies = [b for s in procedure.steps for b in (s, s.undo) if b is not None]
+        return list(dict.fromkeys(b.call for b in bodies if b.call))
+
+    def call_loop(self, caller: str | None, called: str) -> list[str] | None:
+        """Where ``caller`` calling ``called`` would go round forever, as ids: ``[caller, called,
+        ..., caller]`` when the calls come back to ``caller``, else ``[x, ..., x]`` for a loop
+        further on; None when every call chain from ``called`` ends.
+
+        Calls are static (a templated ``call`` is refused), so the graph is known before a run;
+        without this check a loop recurses until Python gives up, running steps all the way."""
+        if caller is not None and caller != called:
+            # The shortest way back to the caller, breadth first.
+            previous: dict[str, str | None] = {called: None}
+            queue = [called]
+            for node in queue:
+                for nxt in self._calls_of(node):
+                    if nxt == caller:
+                        chain = [node]
+                        while previous[chain[-1]] is not None:
+                            chain.append(previous[chain[-1]])
+                        return [caller, *reversed(chain), caller]
+                    if nxt not in previous:
+                        previous[nxt] = node
+                        queue.append(nxt)
+        # A loop that does not pass through the caller: depth first, iteratively.
+        done: set[str] = set()
+        path: list[str] = [called]
+        pending: list[list[str]] = [self._calls_of(called)]
+        while pending:
+            if not pending[-1]:
+                done.add(path.pop())
+                pending.pop()
+                continue
+            nxt = pending[-1].pop(0)
+            if nxt in path:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in done and nxt != caller:
+                path.append(nxt)
+                pending.append(self._calls_of(nxt))
+        return None
+
     def load_all(self) -> tuple[list[Procedure], list[Problem]]:
         """Every procedure in the folder, and every problem of the ones that are invalid."""
         procedures: list[Procedure] = []
@@ -416,9 +550,11 @@ class Catalog:
                 problems.extend(exc.problems)
                 continue
             self._loaded[path] = procedure
-            if procedure.id in seen:
+            # The index gives each id to the first file (by name) that claims it, valid or not.
+            owner = self.path_of(procedure.id)
+            if procedure.id in seen or (owner is not None and owner != path):
                 loc = procedure.field_loc("id")
-                other = seen[procedure.id].path
+                other = seen[procedure.id].path if procedure.id in seen else str(owner)
                 problems.append(
                     Problem(
                         procedure.path,
@@ -430,28 +566,5 @@ class Catalog:
                 continue
             seen[procedure.id] = procedure
             procedures.append(procedure)
-        problems.extend(_call_cycles(procedures))
         return procedures, problems
 
-
-def _call_cycles(procedures: list[Procedure]) -> list[Problem]:
-    """Procedures that call each other in a loop would never finish: name the loop."""
-    import graphlib
-
-    by_id = {p.id: p for p in procedures}
-    calls = {p.id: [s.call for s in p.steps if s.call in by_id] for p in procedures}
-    try:
-        graphlib.TopologicalSorter(calls).prepare()
-    except graphlib.CycleError as exc:
-        cycle = list(reversed(exc.args[1]))
-        start = min(cycle[:-1])
-        k = cycle.index(start)
-        ordered = cycle[k:-1] + cycle[:k] + [start]
-        step = next(s for s in by_id[start].steps if s.call == ordered[1])
-        loc = step.field_loc("call")
-        return [
-            Problem(
-                loc.file, loc.line, loc.col, f"procedures call each other in a loop: {' -> '.join(ordered)}"
-            )
-        ]
-    return []

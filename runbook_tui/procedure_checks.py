@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from runbook_tui import template_checks
 from runbook_tui.errors import Problem
 from runbook_tui.inventory import Inventory
@@ -134,6 +136,8 @@ class Context:
     callee: Callable[[str], Procedure | None | str] | None  # None: unknown; str: why it is unusable
     procedure_id: str | None
     problems: list[Problem]
+    # (caller, called) -> the ids of a loop those calls would go round, or None (see Catalog.call_loop)
+    call_loop: Callable[[str | None, str], list[str] | None] | None = None
 
     def add(self, at: tuple[int, int], message: str) -> None:
         self.problems.append(self.source.problem(at, message))
@@ -201,20 +205,25 @@ def _check_input(name: str, spec: Any, ctx: Context) -> None:
     if spec.get("type") == "choice" and not choices:
         ctx.add(src.value(path + ("type",)), f"input '{name}' has type 'choice' but no 'choices'")
     default = spec.get("default")
-    if isinstance(choices, list) and choices and default is not None and default not in choices:
+    not_a_choice = isinstance(choices, list) and bool(choices) and default is not None and default not in choices
+    if not_a_choice:
         ctx.add(
             src.value(path + ("default",)),
             f"'default' in input '{name}' is {show(default)}, which is not one of its choices",
         )
     pattern = spec.get("pattern")
+    pattern_ok = True
     if isinstance(pattern, str):
         try:
             re.compile(pattern)
         except re.error as exc:
+            pattern_ok = False
             ctx.add(
                 src.value(path + ("pattern",)),
                 f"'pattern' in input '{name}' is not a valid regular expression: {exc}",
             )
+    if default is not None and pattern_ok and not not_a_choice:
+        _check_default(name, spec, path, ctx)
     for leaf, text in template_checks.walk_strings(spec, path):
         if leaf[-1:] != ("pattern",):
             ctx.problems.extend(
@@ -222,6 +231,50 @@ def _check_input(name: str, spec: Any, ctx: Context) -> None:
                     text, expression=False, scope=None, path=leaf, subject=ctx.subject(leaf), source=src
                 )
             )
+
+
+_INPUT_TYPE_WORDS = {
+    "string": "text",
+    "int": "a whole number",
+    "bool": "true or false",
+    "ip": "an IP address",
+    "list": "a list",
+    "choice": "one of its choices",
+}
+
+
+def _check_default(name: str, spec: dict[str, Any], path: Path, ctx: Context) -> None:
+    """A default the input itself would refuse when the run starts. The run's own ``coerce``
+    judges (one set of rules); the sentence says which part of the declaration it breaks."""
+    from runbook_tui.engine.inputs import InputError, coerce
+
+    try:
+        declared = InputSpec.model_validate(
+            {k: spec[k] for k in ("type", "choices", "pattern", "default") if k in spec}
+        )
+    except ValidationError:
+        return  # a bad type, choices or pattern: reported as such
+    default = declared.default
+
+    def judge(**without: Any) -> tuple[bool, Any]:
+        try:
+            return True, coerce(name, declared.model_copy(update=without), default)
+        except InputError:
+            return False, None
+
+    if judge()[0]:
+        return
+    typed, value = judge(choices=None, pattern=None)
+    what = f"'default' in input '{name}'"
+    if not typed:
+        kind = declared.type
+        message = f"{what} must be {_INPUT_TYPE_WORDS.get(kind, kind)} (type '{kind}'), found {show(default)}"
+    elif declared.choices is not None and not judge(pattern=None)[0]:
+        read = f", which the run reads as {show(value)}," if value != default else ""
+        message = f"{what} is {show(default)}{read} not one of its choices"
+    else:
+        message = f"{what} is {show(default)}, which does not match its pattern {show(declared.pattern)}"
+    ctx.add(ctx.source.value(path + ("default",)), message)
 
 
 def _check_body(body: dict[str, Any], path: Path, ctx: Context) -> None:
@@ -355,10 +408,18 @@ def _check_targets(body: dict[str, Any], path: Path, ctx: Context) -> None:
 
 def _check_call(body: dict[str, Any], path: Path, ctx: Context) -> None:
     called = body.get("call")
-    if not isinstance(called, str) or template_checks.is_template(called):
+    if not isinstance(called, str):
         return
     src = ctx.source
     where = ctx.subject(path)
+    if template_checks.is_template(called):
+        # Which procedure runs must be known before the run: for loops, inputs and review.
+        ctx.add(
+            src.value(path + ("call",)),
+            f"'call' in {where} is a template ({show(called)}); name the procedure itself, so that"
+            " what a run calls is known before it starts",
+        )
+        return
     if called == ctx.procedure_id:
         ctx.add(src.value(path + ("call",)), f"{where} calls its own procedure '{called}'")
         return
@@ -369,6 +430,15 @@ def _check_call(body: dict[str, Any], path: Path, ctx: Context) -> None:
         reason = callee if isinstance(callee, str) else "which is not a known procedure"
         ctx.add(src.value(path + ("call",)), f"{where} calls '{called}', {reason}")
         return
+    loop = ctx.call_loop(ctx.procedure_id, called) if ctx.call_loop is not None else None
+    if loop and loop[0] == ctx.procedure_id:
+        ctx.add(src.value(path + ("call",)), f"procedures call each other in a loop: {' -> '.join(loop)}")
+    elif loop:
+        ctx.add(
+            src.value(path + ("call",)),
+            f"{where} calls '{called}', which never finishes: procedures call each other in a loop:"
+            f" {' -> '.join(loop)}",
+        )
     given = body.get("with")
     given = given if isinstance(given, dict) else {}
     for key in given:

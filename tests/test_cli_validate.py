@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -27,6 +28,12 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def expected_lines(path: Path) -> list[str]:
     text = path.read_bytes().decode("latin-1")
     return [line[len("# expect: ") :] for line in text.splitlines() if line.startswith("# expect: ")]
+
+
+def write_file(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def test_help_lists_the_commands() -> None:
@@ -60,6 +67,82 @@ def test_validate_one_file_and_an_invalid_inventory() -> None:
     assert result.stderr.splitlines() == [
         f"{inventory}:{line}" for line in expected_lines(ROOT / inventory)
     ] + ["2 file(s) checked: 1 invalid, 1 problem"]
+
+
+def test_validate_a_folder_of_call_loops() -> None:
+    # A folder given alone is its own catalog: each file in a loop is invalid at its own call.
+    folder = ROOT / CORPUS / "call-loop"
+    result = cli("validate", f"{CORPUS}/call-loop")
+    assert result.returncode == 2
+    *lines, summary = result.stderr.splitlines()
+    files = sorted(folder.glob("*.yaml"))
+    expected = [f"{CORPUS}/call-loop/{f.name}:{line}" for f in files for line in expected_lines(f)]
+    assert lines == sorted(expected)
+    assert summary == f"{len(files)} file(s) checked: {len(files)} invalid, {len(expected)} problems"
+
+
+def test_run_refuses_a_call_loop_before_running_anything(tmp_path: Path) -> None:
+    # Before: loop-a's first step ran again at every level until Python's recursion limit.
+    env = {**os.environ, "RUNBOOK_TUI_STATE_DIR": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "runbook_tui", "--procedures", str(ROOT / CORPUS / "call-loop"), "run", "loop-a",
+         "--yes"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{ROOT / CORPUS / 'call-loop' / 'loop-a.yaml'}:"
+        + expected_lines(ROOT / CORPUS / "call-loop" / "loop-a.yaml")[0],
+        "1 problem(s).",
+    ]
+    assert not (tmp_path / "ran-loop-a").exists()
+    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").rglob("*.jsonl"))
+    # Calling into the loop is refused the same way.
+    result = subprocess.run(
+        [sys.executable, "-m", "runbook_tui", "--procedures", str(ROOT / CORPUS / "call-loop"), "run",
+         "into-loop", "--yes"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "which never finishes: procedures call each other in a loop: loop-a -> loop-b -> loop-a" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["missing-files", "host-option"])
+def test_validate_an_inventory_naming_missing_files_or_option_hosts(name: str, tmp_path: Path) -> None:
+    inventory = f"{CORPUS}/inventories/{name}.yaml"
+    result = cli("validate", str(tmp_path), "--inventory", inventory)  # an empty procedures folder
+    assert result.returncode == 2
+    expected = [f"{inventory}:{line}" for line in expected_lines(ROOT / inventory)]
+    assert result.stderr.splitlines() == expected + [f"1 file(s) checked: 1 invalid, {len(expected)} problems"]
+
+
+def test_missing_inventory_files_still_check_procedures_against_it(tmp_path: Path) -> None:
+    # The inventory loads, so the procedures are still checked against its targets.
+    inventory = write_file(
+        tmp_path / "inventory.yaml",
+        "targets:\n  pfsense: {ssh: {host: 10.0.20.1, key: /nonexistent/id_ed25519}}\n",
+    )
+    procedures = tmp_path / "procedures"
+    write_file(procedures / "p.yaml", "id: p\ntitle: P\nsteps:\n  - {id: one, ssh: pfsens, run: 'true'}\n")
+    result = cli("validate", str(procedures), "--inventory", str(inventory))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{inventory}:2:41: 'ssh.key' in target 'pfsense' names the key file /nonexistent/id_ed25519,"
+        " which does not exist: the SSH login would fail",
+        f"{procedures / 'p.yaml'}:4:20: unknown target 'pfsens' in step 'one' (did you mean 'pfsense'?)",
+        "2 file(s) checked: 2 invalid, 2 problems",
+    ]
+
+
+def test_validate_the_shipped_procedures_without_an_inventory(tmp_path: Path) -> None:
+    # No ./inventory.yaml and no user inventory: nothing names files, so nothing is missing.
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "runbook_tui", "validate", str(ROOT / "procedures")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.endswith("file(s) checked: all valid\n")
 
 
 def test_validate_a_missing_path() -> None:

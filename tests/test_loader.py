@@ -13,6 +13,7 @@ from runbook_tui.loader import (
     MAX_BYTES,
     Catalog,
     ProcedureNotFound,
+    check_inventory_files,
     default_procedures_dir,
     find_inventory,
     load_inventory,
@@ -59,11 +60,17 @@ def test_corpus_file_gives_exactly_the_expected_problems(
     path = path.relative_to(TESTS.parent)
     with pytest.raises(ProcedureError) as caught:
         if path.parent.name == "inventories":
-            load_inventory(path)
-        else:
-            load_procedure(
-                path, inventory=site, catalog=Catalog(SAMPLES.relative_to(TESTS.parent), inventory=site)
-            )
+            # What `validate` reports: the loader's problems and the files that are not there.
+            try:
+                load_inventory(path)
+                problems = []
+            except ProcedureError as exc:
+                problems = exc.problems
+            raise ProcedureError(problems + check_inventory_files(path))
+        # A folder of its own (call-loop/) is its own catalog; the rest call the samples.
+        own_folder = path.parent != CORPUS.relative_to(TESTS.parent)
+        folder = path.parent if own_folder else SAMPLES.relative_to(TESTS.parent)
+        load_procedure(path, inventory=site, catalog=Catalog(folder, inventory=site))
     assert problems_of(caught.value) == expected_lines(path)
     assert {p.file for p in caught.value.problems} == {str(path)}
     # The sentence the operator sees: one "file:line:col: message" line per problem.
@@ -315,13 +322,16 @@ def test_load_all_reports_invalid_files_duplicates_and_call_loops(tmp_path: Path
     write(tmp_path / "b.yaml", "id: b\ntitle: B\nsteps:\n  - id: back\n    call: a\n")
     write(tmp_path / "c.yaml", "id: c\ntitle: C\nsteps: []\n")
     write(tmp_path / "d.yml", "id: a\ntitle: Another a\nsteps:\n  - {id: x, local: 'true'}\n")
+    write(tmp_path / "e.yaml", "id: e\ntitle: E\nsteps:\n  - {id: x, local: 'true'}\n")
     write(tmp_path / "notes.txt", "not a procedure")
     procedures, problems = Catalog(tmp_path).load_all()
-    assert sorted(p.id for p in procedures) == ["a", "b"]
+    assert [p.id for p in procedures] == ["e"]
+    # Each file of the loop is invalid, at its own call; the id 'a' stays a.yaml's though it is invalid.
     assert [str(p) for p in problems] == [
+        f"{tmp_path / 'a.yaml'}:5:11: procedures call each other in a loop: a -> b -> a",
+        f"{tmp_path / 'b.yaml'}:5:11: procedures call each other in a loop: b -> a -> b",
         f"{tmp_path / 'c.yaml'}:3:8: 'steps' in the procedure must not be empty",
         f"{tmp_path / 'd.yml'}:1:5: procedure id 'a' is also used by {tmp_path / 'a.yaml'}",
-        f"{tmp_path / 'a.yaml'}:5:11: procedures call each other in a loop: a -> b -> a",
     ]
 
 
