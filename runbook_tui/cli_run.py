@@ -36,6 +36,8 @@ def configure_run(p: argparse.ArgumentParser) -> None:
 
 def configure_resume(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", metavar="RUN_ID", help="the run to continue (see `runbook-tui runs`)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="an input value (a secret input is not journaled: give it again here)")
     _add_answers(p)
 
 
@@ -51,6 +53,8 @@ def _add_answers(p: argparse.ArgumentParser) -> None:
                    help="the phrase a typed gate asks for (against real targets --yes alone does not pass them)")
     p.add_argument("--undo-on-failure", action="store_true", help="without a TTY: undo completed steps when one fails")
     p.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
+    p.add_argument("--wait", action="store_true",
+                   help="when another run is changing these targets, wait for it instead of refusing")
 
 
 def _gates(args: argparse.Namespace, lab: bool):
@@ -108,7 +112,10 @@ def _fail(exc: RunbookError) -> int:
     if isinstance(exc, ProcedureError):
         sys.stderr.write(f"{len(exc.problems)} problem(s).\n")
     from runbook_tui.engine.inputs import InputError
+    from runbook_tui.locks import LockHeld
 
+    if isinstance(exc, LockHeld):
+        return EXIT_ABORTED
     return EXIT_INVALID if isinstance(exc, (ProcedureError, InputError)) else EXIT_FAILED
 
 
@@ -125,7 +132,7 @@ async def _run(args: argparse.Namespace) -> int:
         discovered = await ws.discover(procedure) if missing and not args.offline else {}
         inputs = resolve(procedure, given, discovered)
         engine = ws.engine(procedure, inputs=inputs, gates=_gates(args, ws.is_lab), subscribers=[_reporter(args)],
-                           dry_run=args.dry_run, offline=args.offline)
+                           dry_run=args.dry_run, offline=args.offline, wait_for_lock=args.wait)
         code = await _run_engine(engine)
         if not args.json:
             sys.stderr.write(f"journal: runbook-tui runs show {engine.run_id}\n")
@@ -142,21 +149,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _resume(args: argparse.Namespace) -> int:
+    from runbook_tui.engine.inputs import parse_sets
     from runbook_tui.journal import resume_state, run_path
-    from runbook_tui.workspace import Workspace, WorkspaceError
+    from runbook_tui.workspace import Workspace
 
-    start, state = resume_state(run_path(args.run_id))
+    start, _ = resume_state(run_path(args.run_id))
     inventory = args.inventory or start.get("inventory")
     ws = await Workspace.open(inventory=inventory, procedures=args.procedures, lab=args.lab,
                               faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key)
     try:
-        if (start["mode"] == "lab") != ws.is_lab:
-            was, now = ("a lab rehearsal", "real targets") if start["mode"] == "lab" else ("against real targets", "a lab")
-            raise WorkspaceError(f"run {start['run_id']} was {was}; it cannot be resumed against {now}.")
-        procedure = ws.procedure(start["path"])
-        engine = ws.engine(procedure, inputs=start["inputs"], gates=_gates(args, ws.is_lab),
-                           subscribers=[_reporter(args)], dry_run=start["mode"] in ("dry-run", "offline"),
-                           offline=start["mode"] == "offline", resume=state)
+        again = ws.resume(args.run_id, dry_run=args.dry_run, offline=args.offline)
+        try:
+            again.inputs.update(parse_sets(args.set))
+            engine = ws.engine(again.procedure, inputs=again.inputs, gates=_gates(args, ws.is_lab),
+                               subscribers=[_reporter(args)], resume=again, wait_for_lock=args.wait)
+        except BaseException:
+            again.release()
+            raise
         return await _run_engine(engine)
     finally:
         await ws.close()

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import GateAnswer, GateRequest
+from runbook_tui.journal import truncation_text
 
 MARKS = {
     "ok": "✓", "failed": "✗", "skipped": "–", "blocked": "■", "would-run": "◌",
@@ -58,8 +59,11 @@ class ConsoleReporter:
             extra = f" ({event.choice})" if event.choice else ""
             why = f": {event.reason}" if event.reason else ""
             self._print(f"  gate {event.gate} answered {verdict}{extra} by {event.who}{why}")
+        elif isinstance(event, ev.Notice):
+            color = {"error": "31", "warning": "33"}.get(event.level, "0")
+            self._print(self._c(color, f"! {event.text}"))
         elif isinstance(event, ev.OutputTruncated):
-            self._print(f"  {event.step_id}: output beyond {event.kept_bytes} bytes not journaled")
+            self._print(f"  {event.step_id}: {truncation_text(event.to_dict())}")
         elif isinstance(event, ev.StepFinished):
             self.finished.append(event)
             mark = MARKS.get(event.status, "·")

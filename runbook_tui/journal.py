@@ -3,14 +3,21 @@
 Every event that changes state (a mutating step starting, any step finishing, a gate answered)
 is written and fsynced before the engine goes on, so a crash or ``kill -9`` leaves a journal that ``resume``
 continues from. Output lines, which can arrive by the hundred thousand, are written in batches
-(at least every 50 ms) and fsynced at the next state event; each step keeps up to OUTPUT_CAP
-bytes of output, then one ``output_truncated`` marker.
+(at least every 50 ms) and fsynced at the next state event.
+
+Bounded by what it writes: each step keeps up to STEP_CAP bytes of output lines and the whole
+run RUN_CAP; beyond that lines are counted, not kept, and the step's end says how many. The
+journal is private (folders 0700, files 0600): it holds the commands and what targets said.
+While a run writes its journal it holds ``RUN_ID.lock``, so two processes never write one run.
+A journal that cannot be written (a full disk, a folder made read-only) does not raise into the
+engine: it keeps the reason in ``failure`` and the engine stops before the next change.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +25,13 @@ from typing import Any, Iterator
 
 from runbook_tui.engine import events as ev
 from runbook_tui.errors import RunbookError
+from runbook_tui.locks import FileLock, Holder
 
-OUTPUT_CAP = 10 * 1024 * 1024
+STEP_CAP = 10 * 1024 * 1024
+RUN_CAP = 64 * 1024 * 1024
 FLUSH_EVERY = 0.05
+# Free space asked for before the first change: room for the run's output and its story.
+ROOM_NEEDED = 2 * STEP_CAP
 
 
 class JournalError(RunbookError):
@@ -41,26 +52,77 @@ def runs_dir() -> Path:
     return state_dir() / "runs"
 
 
+def private_dir(path: Path) -> Path:
+    """PATH (and its missing parents) as a folder only its owner can read: journals hold what
+    targets printed. An existing folder of ours that is wider is narrowed."""
+    path = Path(path)
+    for folder in reversed([path, *path.parents]):
+        if not folder.exists():
+            folder.mkdir(mode=0o700)
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+    return path
+
+
+def lock_for(path: Path) -> FileLock:
+    """The lock a process holds while it writes (or resumes) the run journaled at PATH."""
+    path = Path(path)
+    return FileLock(path.with_suffix(".lock"), f"run {path.stem}")
+
+
+def _sentence(exc: OSError, path: Path | None) -> str:
+    return f"cannot write the journal {path}: {exc.strerror or exc}."
+
+
 class Journal:
     """An engine subscriber that appends every event to ``DIR/RUN_ID.jsonl``."""
 
-    def __init__(self, directory: Path | None = None, *, output_cap: int = OUTPUT_CAP):
+    def __init__(self, directory: Path | None = None, *, step_cap: int = STEP_CAP, run_cap: int = RUN_CAP,
+                 lock: FileLock | None = None):
         self.directory = Path(directory) if directory else runs_dir()
-        self.output_cap = output_cap
+        self.step_cap = step_cap
+        self.run_cap = run_cap
+        self.lock = lock  # held already when resuming; else taken when the file is opened
         self.path: Path | None = None
-        self._file = None
-        self._out_bytes: dict[str, int] = {}
-        self._cut: set[str] = set()
+        self.failure: str | None = None
+        self._file: Any = None
+        self._closed = False
+        self._step_bytes: dict[str, int] = {}
+        self._run_bytes = 0
+        self._dropped: dict[str, list[int]] = {}  # step -> [lines, bytes] not kept
         self._last_flush = 0.0
 
     def __call__(self, event: ev.Event) -> None:
+        if self.failure is not None or self._closed:
+            return
+        try:
+            self._write(event)
+        except OSError as exc:
+            self.failure = _sentence(exc, self.path or self.directory)
+            self._abandon()
+
+    def _open(self, run_id: str) -> None:
+        private_dir(self.directory)
+        self.path = self.directory / f"{run_id}.jsonl"
+        if self.lock is None:
+            from runbook_tui.engine.gates import operator
+
+            self.lock = lock_for(self.path)
+            self.lock.acquire(Holder(operator(), os.getpid(), time.time(), run_id))
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+
+    def _write(self, event: ev.Event) -> None:
         if self._file is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self.path = self.directory / f"{event.run_id}.jsonl"
-            self._file = self.path.open("a", encoding="utf-8")
+            self._open(event.run_id)
         if isinstance(event, ev.OutputLine):
             self._output(event)
             return
+        if isinstance(event, ev.StepFinished):
+            self._summarise_dropped(event.step_id, event)
+        elif isinstance(event, ev.RunFinished):
+            for step in list(self._dropped):
+                self._summarise_dropped(step, event)
         self._file.write(json.dumps(event.to_dict(), default=str) + "\n")
         if _durable(event):
             self._sync()
@@ -69,36 +131,84 @@ class Journal:
 
     def _output(self, event: ev.OutputLine) -> None:
         step = event.step_id
-        if step in self._cut:
-            return
-        size = self._out_bytes.get(step, 0) + len(event.text) + 1
-        self._out_bytes[step] = size
-        if size > self.output_cap:
-            self._cut.add(step)
-            marker = ev.OutputTruncated(step_id=step, loc=event.loc, kept_bytes=size - len(event.text) - 1)
-            marker.run_id, marker.seq = event.run_id, event.seq
-            self._file.write(json.dumps(marker.to_dict()) + "\n")
-            return
         # Hand-built: this is the hot path of a 200k-line flood.
-        self._file.write(
-            '{"event":"output","run_id":%s,"seq":%d,"ts":%.6f,"step_id":%s,"stream":"%s","text":%s}\n'
-            % (json.dumps(event.run_id), event.seq, event.ts, json.dumps(step), event.stream, json.dumps(event.text))
-        )
+        line = '{"event":"output","run_id":%s,"seq":%d,"ts":%.6f,"step_id":%s,"stream":"%s","text":%s}\n' % (
+            json.dumps(event.run_id), event.seq, event.ts, json.dumps(step), event.stream, json.dumps(event.text))
+        size = len(line)  # json.dumps escapes to ASCII: characters are bytes
+        kept = self._step_bytes.get(step, 0)
+        if kept + size > self.step_cap or self._run_bytes + size > self.run_cap:
+            dropped = self._dropped.setdefault(step, [0, 0])
+            dropped[0] += 1
+            dropped[1] += size
+            return
+        self._step_bytes[step] = kept + size
+        self._run_bytes += size
+        self._file.write(line)
         now = time.monotonic()
         if now - self._last_flush > FLUSH_EVERY:
             self._file.flush()
             self._last_flush = now
+
+    def _summarise_dropped(self, step: str, before: ev.Event) -> None:
+        dropped = self._dropped.pop(step, None)
+        if dropped is None:
+            return
+        marker = ev.OutputTruncated(step_id=step, kept_bytes=self._step_bytes.get(step, 0),
+                                    dropped_lines=dropped[0], dropped_bytes=dropped[1])
+        marker.run_id, marker.seq, marker.ts = before.run_id, before.seq, before.ts
+        self._file.write(json.dumps(marker.to_dict()) + "\n")
+
+    def check_room(self, needed: int = ROOM_NEEDED) -> None:
+        """Before the first change: the journal is being written and has room, else JournalError."""
+        if self.failure is not None:
+            raise JournalError(self.failure)
+        try:
+            free = shutil.disk_usage(self.directory).free
+        except OSError as exc:
+            raise JournalError(_sentence(exc, self.directory)) from None
+        if free < needed:
+            raise JournalError(
+                f"the journal's disk ({self.directory}) has {free // 1024 // 1024} MiB free; "
+                f"a run that changes things needs {needed // 1024 // 1024} MiB to keep its record."
+            )
 
     def _sync(self) -> None:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._last_flush = time.monotonic()
 
+    def _abandon(self) -> None:
+        """After a write failed: let go of the file without another write (which would fail too)."""
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                file.close()
+            except OSError:
+                pass
+        self._release()
+
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
     def close(self) -> None:
+        self._closed = True
         if self._file is not None:
-            self._sync()
-            self._file.close()
+            try:
+                self._sync()
+                self._file.close()
+            except OSError as exc:
+                self.failure = self.failure or _sentence(exc, self.path)
             self._file = None
+        self._release()
+
+
+def truncation_text(e: dict[str, Any]) -> str:
+    """An ``output_truncated`` event in words (console, report, runs screen)."""
+    lines = e.get("dropped_lines")
+    if lines:
+        return f"{lines} more output lines ({e.get('dropped_bytes', 0)} bytes) not journaled"
+    return f"output beyond {e['kept_bytes']} bytes not journaled"
 
 
 def _durable(event: ev.Event) -> bool:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runbook_tui.journal import read_events
+from runbook_tui.journal import read_events, truncation_text
 
 EXCERPT = 12
 
@@ -102,5 +102,5 @@ def _describe(e: dict[str, Any]) -> str:
         return f"answered **{answer}**" + (f" ({e['choice']})" if e.get("choice") else "") + f" by {e['who']}" + (
             f": {_md(e['reason'])}" if e.get("reason") else "")
     if kind == "output_truncated":
-        return f"output beyond {e['kept_bytes']} bytes not kept"
+        return truncation_text(e)
     return ""

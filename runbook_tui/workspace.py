@@ -5,6 +5,8 @@ The headless CLI and the TUI open one the same way, so both run procedures ident
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -89,18 +91,67 @@ class Workspace:
         subscribers: list,
         dry_run: bool = False,
         offline: bool = False,
-        resume: ResumeState | None = None,
+        resume: "Resumption | None" = None,
         journal: bool = True,
+        wait_for_lock: bool = False,
+        run_id: str | None = None,
     ) -> Engine:
         from runbook_tui.journal import Journal
+        from runbook_tui.locks import TargetLocks
 
+        if resume is not None:
+            dry_run, offline = resume.dry_run, resume.offline
         subs = list(subscribers)
         if journal:
-            subs.append(Journal(self.journal_dir))
-        options = RunOptions(dry_run=dry_run or offline, offline=offline, lab=self.is_lab,
-                             inventory_path=self.inventory_path, accept_host_keys=self.accept_host_keys)
+            subs.append(Journal(self.journal_dir, lock=resume.lock if resume else None))
+        dry = dry_run or offline
+        options = RunOptions(
+            dry_run=dry, offline=offline, lab=self.is_lab, run_id=run_id,
+            inventory_path=self.inventory_path, accept_host_keys=self.accept_host_keys,
+            # A dry run changes nothing, so it excludes nobody (read-only runs never ask).
+            change_lock=None if dry else TargetLocks(self._locks_dir(), self.inventory),
+            wait_for_lock=wait_for_lock,
+        )
         return Engine(procedure, self.inventory, inputs=inputs, gates=gates, subscribers=subs,
-                      options=options, catalog=self.catalog, resume=resume)
+                      options=options, catalog=self.catalog, resume=resume.state if resume else None)
+
+    def _locks_dir(self) -> Path:
+        from runbook_tui.journal import state_dir
+
+        # Beside the journal: a workspace given its own journal folder (a test) keeps to it.
+        return self.journal_dir.parent / "locks" if self.journal_dir else state_dir() / "locks"
+
+    def resume(self, run: str, *, dry_run: bool | None = None, offline: bool | None = None) -> "Resumption":
+        """Everything a face needs to continue run RUN (an id, part of one, or a journal path),
+        decided here once for the CLI and the TUI alike:
+        - a lab rehearsal never continues against real targets, nor a live run on a lab;
+        - a dry run stays a dry run and a live run live; asking for another mode is refused;
+        - one process at a time: the run's lock is taken here and held by its journal until
+          the resumed run ends (a second resume names who holds it).
+        Raises WorkspaceError, JournalError or LockHeld with one sentence."""
+        from runbook_tui.engine.gates import operator
+        from runbook_tui.journal import lock_for, resume_state, run_path
+        from runbook_tui.locks import Holder
+
+        path = Path(run) if run.endswith(".jsonl") and Path(run).exists() else run_path(run, self.journal_dir)
+        lock = lock_for(path)
+        lock.acquire(Holder(operator(), os.getpid(), time.time(), path.stem))
+        try:
+            start, state = resume_state(path)
+            mode = start["mode"]
+            if (mode == "lab") != self.is_lab:
+                was, now = ("a lab rehearsal", "real targets") if mode == "lab" else ("against real targets", "a lab")
+                raise WorkspaceError(f"run {start['run_id']} was {was}; it cannot be resumed against {now}.")
+            was_dry, was_offline = mode in ("dry-run", "offline"), mode == "offline"
+            if (dry_run and not was_dry) or (offline and not was_offline):
+                asked = "offline" if offline else "dry-run"
+                raise WorkspaceError(f"run {start['run_id']} was {mode}; it cannot be resumed as {asked}. "
+                                     "Start a new run for that.")
+            procedure = self.procedure(start["path"])
+        except BaseException:
+            lock.release()
+            raise
+        return Resumption(procedure, start["inputs"], state, was_dry, was_offline, lock)
 
     async def discover(self, procedure: Procedure) -> dict[str, Any]:
         """Defaults that come from the targets (e.g. the Ready workers), best effort."""
@@ -112,6 +163,22 @@ class Workspace:
         if self.lab is not None:
             await self.lab.stop()
             self.lab = None
+
+
+@dataclass
+class Resumption:
+    """A run to continue, as ``Workspace.resume`` decided it; pass it to ``Workspace.engine``."""
+
+    procedure: Procedure
+    inputs: dict[str, Any]
+    state: ResumeState
+    dry_run: bool
+    offline: bool
+    lock: Any  # the run's FileLock, held; the journal releases it when the run ends
+
+    def release(self) -> None:
+        """When the run is not started after all."""
+        self.lock.release()
 
 
 def _loopback(host: str) -> bool:

@@ -115,15 +115,48 @@ def _events(n_lines: int, text: str = "x" * 99) -> list[ev.Event]:
     return out
 
 
-def test_journal_caps_output_per_step_with_one_marker(tmp_path: Path):
-    journal = Journal(tmp_path, output_cap=10_000)
+def test_journal_caps_output_by_bytes_written_per_step_and_per_run(tmp_path: Path):
+    journal = Journal(tmp_path, step_cap=20_000, run_cap=1_000_000)
     for e in _events(500):
         journal(e)
     events = list(read_events(tmp_path / "run-1.jsonl"))
     outputs = [e for e in events if e["event"] == "output"]
-    markers = [e for e in events if e["event"] == "output_truncated"]
-    assert len(outputs) == 100 and len(markers) == 1 and markers[0]["kept_bytes"] == 10_000
-    assert events[-1]["event"] == "run_finished"
+    (marker,) = [e for e in events if e["event"] == "output_truncated"]
+    written = sum(len(line) + 1 for line in (tmp_path / "run-1.jsonl").read_text().splitlines()
+                  if '"event":"output"' in line)
+    assert written <= 20_000 and written == marker["kept_bytes"]  # bytes written, not text length
+    assert marker["dropped_lines"] == 500 - len(outputs) > 0
+    # The marker comes before the step's end, which still lands: the story is whole.
+    assert [e["event"] for e in events[-3:]] == ["output_truncated", "step_finished", "run_finished"]
+
+    whole_run = Journal(tmp_path / "b", step_cap=10**9, run_cap=30_000)
+    for e in _events(500):
+        whole_run(e)
+    events = list(read_events(tmp_path / "b" / "run-1.jsonl"))
+    assert sum(1 for e in events if e["event"] == "output") < 500
+    assert (tmp_path / "b" / "run-1.jsonl").stat().st_size < 40_000
+
+
+def test_a_flood_writes_a_bounded_journal(tmp_path, env):
+    flood = tmp_path / "flood.yaml"
+    flood.write_text("id: flood\ntitle: Flood\nsteps:\n  - id: flood\n    local: yes | head -n 300000\n"
+                     "    mutates: false\n")
+    done = run(tmp_path, env, str(flood))
+    assert done.returncode == 0, done.stderr
+    (path,) = (tmp_path / "state" / "runs").glob("*.jsonl")
+    from runbook_tui.journal import STEP_CAP
+
+    # The step cap plus the bounded result a resume needs (64 KiB of output tail); unbounded: ~40 MB.
+    assert path.stat().st_size < STEP_CAP + 256 * 1024
+    (marker,) = [e for e in read_events(path) if e["event"] == "output_truncated"]
+    kept = sum(1 for e in read_events(path) if e["event"] == "output")
+    assert marker["dropped_lines"] + kept == 300000
+    shown = subprocess.run([sys.executable, "-m", "runbook_tui", "runs", "show", path.stem], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert f"{marker['dropped_lines']} more output lines" in shown.stdout
+    # Private: the journal holds what targets printed.
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == oct((tmp_path / "state").stat().st_mode & 0o777) == "0o700"
 
 
 def test_a_torn_last_line_is_tolerated(tmp_path: Path):

@@ -45,12 +45,12 @@ def journal(tmp_path: Path) -> Path:
     return files[0]
 
 
-def crash_mid_run(tmp_path: Path, env: dict[str, str]) -> tuple[Path, Path]:
+def crash_mid_run(tmp_path: Path, env: dict[str, str], extra: tuple[str, ...] = ()) -> tuple[Path, Path]:
     """Start a run, wait until its slow step is in flight, then kill -9 it and its children."""
     log, release = tmp_path / "log", tmp_path / "release"
     proc_file = tmp_path / "crashy.yaml"
     proc_file.write_text(PROCEDURE.format(log=log, release=release))
-    child = subprocess.Popen([sys.executable, "-m", "runbook_tui", "run", str(proc_file), "--yes"],
+    child = subprocess.Popen([sys.executable, "-m", "runbook_tui", "run", str(proc_file), "--yes", *extra],
                              env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 30

@@ -83,7 +83,9 @@ class OutputLine(StepEvent):
 @dataclass(kw_only=True)
 class OutputTruncated(StepEvent):
     kind: ClassVar[str] = "output_truncated"
-    kept_bytes: int
+    kept_bytes: int  # journal bytes of the step's output that were kept
+    dropped_lines: int = 0
+    dropped_bytes: int = 0
 
 
 @dataclass(kw_only=True)
@@ -128,6 +130,16 @@ class StepFinished(StepEvent):
     phase: Literal["do", "undo"] = "do"
 
 
+@dataclass(kw_only=True)
+class Notice(Event):
+    """Something the operator must know that is no step's doing (a lock taken over, a journal
+    that cannot be written)."""
+
+    kind: ClassVar[str] = "notice"
+    text: str
+    level: Literal["info", "warning", "error"] = "warning"
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -140,6 +152,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         GateRequested,
         GateAnswered,
         StepFinished,
+        Notice,
     )
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import FAILURE_CHOICES, GateAnswer, GateRequest, Gates, operator
 from runbook_tui.errors import RunbookError
 from runbook_tui.inventory import Inventory
+from runbook_tui.locks import ChangeLock, Holder, LockHeld
 from runbook_tui.model import Procedure, Retry, Step, StepBody
 from runbook_tui.templating import TemplateProblem, evaluate, render_text
 from runbook_tui.transports.pool import Transports
@@ -41,6 +43,9 @@ class RunOptions:
     run_id: str | None = None
     inventory_path: str | None = None
     accept_host_keys: tuple[str, ...] = ()
+    # Taken before the plan gate of a run that changes things, held to its end (locks.py).
+    change_lock: ChangeLock | None = None
+    wait_for_lock: bool = False
 
     @property
     def mode(self) -> str:
@@ -120,12 +125,25 @@ class Engine:
         self._done_mutations: list[tuple[Step, dict[str, Any]]] = []
         self._speculative: set[str] = set()  # would-run or unproven: later guards may not hold
         self._plan_asked = parent is not None and parent._plan_asked
+        self._locked = False
+        # Subscribers that keep the record a resume needs (the journal): a run does not change
+        # things while they cannot write.
+        self._records = [s for s in self.subscribers if hasattr(s, "check_room")]
+        self._record_failure: str | None = None
+        self._last_change: str | None = None
         self._skip_reason: str | None = None
         self._deps = procedure.dependencies()
         # Awaited before each top-level step starts (a guided walkthrough holds its Next here).
         self.before_step: Callable[[Step], Awaitable[None]] | None = None
         if resume:
             self._restore(resume)
+
+    @property
+    def root(self) -> "Engine":
+        engine = self
+        while engine.parent is not None:
+            engine = engine.parent
+        return engine
 
     # ----------------------------------------------------------------- events
     def emit(self, event: ev.Event) -> ev.Event:
@@ -215,10 +233,14 @@ class Engine:
                 await self._always()
             return self._finish(outcome, message)
         finally:
+            if self._locked and self.options.change_lock is not None:
+                self.options.change_lock.release()
+                self._locked = False
             if self._owns_transports and self.parent is None:
                 await self.transports.close()
 
     def _finish(self, outcome: ev.Outcome, message: str) -> RunReport:
+        self._record_failed()  # said before the end, even when only read-only steps ran since
         counts: dict[str, int] = {}
         for status in self.statuses.values():
             counts[status] = counts.get(status, 0) + 1
@@ -497,6 +519,8 @@ class Engine:
         module = action_module(step.action)
         if self.options.offline or (dry and mutating):
             return await self._would_run(step, module, items, context, started)
+        if mutating:
+            self._check_record(f"step {sid}")
 
         if mutating and not self._plan_asked and not self.options.dry_run:
             await self._plan_gate(step)
@@ -519,6 +543,8 @@ class Engine:
         if result.ok:
             if step.register_:
                 self.registered[step.register_] = self.results[sid]
+            if mutating:
+                self.root._last_change = f"{self._sid(sid)}" + (f" on {step.target_name}" if step.target_name else "")
             if mutating and not step.always:  # cleanup is not a change to walk back
                 self._done_mutations.append((step, self.results[sid]))
         return final
@@ -557,8 +583,55 @@ class Engine:
         self._speculative.add(sid)
         return self._finish_step(step, sid, "would-run", "\n\n".join(details), rendered=rendered, started=started)
 
+    def _record_failed(self) -> str | None:
+        """Why the run's record cannot be written, said once as a notice; None while it can."""
+        root = self.root
+        if root._record_failure is None:
+            failure = next((r.failure for r in root._records if r.failure), None)
+            if failure is None:
+                return None
+            root._record_failure = failure
+            root.emit(ev.Notice(text=failure, level="error"))
+        return root._record_failure
+
+    def _changes_so_far(self) -> str:
+        last = self.root._last_change
+        return f"the last change made was step {last}." if last else "no change was made."
+
+    def _check_record(self, before: str) -> None:
+        """Stop before a change that the journal could not record (a full disk, a lost folder)."""
+        failure = self._record_failed()
+        if failure is None:
+            for record in self.root._records:
+                try:
+                    record.check_room()
+                except RunbookError as exc:
+                    failure = str(exc)
+        if failure is not None:
+            raise _Stop("failed", f"{failure} Stopped before {before}; {self._changes_so_far()}")
+
+    async def _take_change_lock(self) -> None:
+        """Before the first change: one run at a time changes these targets."""
+        root = self.root
+        lock = root.options.change_lock
+        if lock is None or root._locked:
+            return
+        holder = Holder(self.operator, os.getpid(), time.time(), root.run_id)
+        try:
+            notes = await lock.acquire(holder, wait=False)
+        except LockHeld as held:
+            if not root.options.wait_for_lock:
+                raise _Stop("refused", f"{held} Nothing was changed; try again when it is done, or add --wait.") from None
+            self.emit(ev.Notice(text=f"{held} Waiting for it to finish…", level="info"))
+            notes = await lock.acquire(holder, wait=True)
+        root._locked = True
+        for note in notes:
+            self.emit(ev.Notice(text=note))
+
     async def _plan_gate(self, first: Step) -> None:
         self._plan_asked = True
+        self._check_record(f"step {first.id}")
+        await self._take_change_lock()
         context = self.context()
         details = []
         for step in self.procedure.steps:

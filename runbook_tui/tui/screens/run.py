@@ -93,15 +93,13 @@ class RunScreen(Screen):
         from runbook_tui.tui.gates import TuiGates
 
         ws = self.app.workspace
-        engine = ws.engine(
+        run_ids = getattr(self.app, "run_ids", None)
+        return ws.engine(
             self.procedure, inputs=self.inputs, gates=TuiGates(self.app),
             subscribers=[RunFeed(self.state, self.on_engine_event)],
             dry_run=self.mode.dry_run, offline=self.mode.offline, resume=self.resume,
+            run_id=run_ids(self.procedure.id) if run_ids is not None else None,
         )
-        run_ids = getattr(self.app, "run_ids", None)
-        if run_ids is not None and self.resume is None:
-            engine.run_id = run_ids(self.procedure.id)
-        return engine
 
     def start(self) -> None:
         self.engine = self.make_engine()

@@ -45,7 +45,9 @@ def describe(e: dict[str, Any]) -> str:
         return f"answered {'yes' if e['approved'] else 'no'}" + (f" ({e['choice']})" if e.get("choice") else "") + (
             f": {e['reason']}" if e.get("reason") else "")
     if kind == "output_truncated":
-        return f"output beyond {e['kept_bytes']} bytes not kept"
+        from runbook_tui.journal import truncation_text
+
+        return truncation_text(e)
     return kind
 
 
@@ -148,7 +150,6 @@ class RunsScreen(Screen):
 
     def action_resume(self) -> None:
         from runbook_tui.errors import RunbookError
-        from runbook_tui.journal import resume_state
         from runbook_tui.tui.mode import Mode
         from runbook_tui.tui.screens.run import RunScreen
 
@@ -156,12 +157,10 @@ class RunsScreen(Screen):
         app: Any = self.app
         if run is None or app.workspace is None:
             return
-        try:
-            start, state = resume_state(run.path)
-            procedure = app.workspace.procedure(start["path"])
+        try:  # the workspace decides, as for `runbook-tui resume`: lab vs live, mode, the run's lock
+            again = app.workspace.resume(str(run.path))
         except RunbookError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return
-        mode = Mode(dry_run=start["mode"] in ("dry-run", "offline"), offline=start["mode"] == "offline",
-                    lab=app.mode.lab, targets=app.mode.targets)
-        app.switch_screen(RunScreen(procedure, start["inputs"], mode=mode, resume=state))
+        mode = Mode(dry_run=again.dry_run, offline=again.offline, lab=app.mode.lab, targets=app.mode.targets)
+        app.switch_screen(RunScreen(again.procedure, again.inputs, mode=mode, resume=again))

@@ -1,0 +1,230 @@
+"""Two operators at once, and a resume from every face: each decision is taken in one place.
+
+Real processes throughout: runs and resumes are the CLI in subprocesses; a lock holder that
+dies is a real process killed with SIGKILL; the TUI is driven with Pilot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runbook_tui.locks import FileLock, Holder, LockHeld
+from test_resume import crash_mid_run, journal
+from test_tui_support import home_ready, make_app, screen_is, wait_for
+
+SLOW_CHANGE = """\
+id: slow-change
+title: A slow change
+steps:
+  - id: look
+    local: echo looking
+    mutates: false
+  - id: change
+    local: echo {name} >> {log}; while ! test -e {release}; do sleep 0.05; done
+"""
+
+INVENTORY = "targets:\n  pfsense: {ssh: {host: 192.0.2.1, user: admin}}\n"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    e.update(RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    return e
+
+
+def start_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "runbook_tui", *args], cwd=tmp_path, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def wait_until(predicate, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def two_procedures(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    log, release = tmp_path / "log", tmp_path / "release"
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(INVENTORY)
+    files = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(SLOW_CHANGE.format(name=name, log=log, release=release).replace("slow-change", f"slow-change-{name}"))
+        files.append(path)
+    return files[0], files[1], log, release
+
+
+def test_a_second_change_to_the_same_targets_is_refused_in_one_sentence(tmp_path: Path, env) -> None:
+    a, b, log, release = two_procedures(tmp_path)
+    first = start_cli(tmp_path, env, "run", str(a), "--inventory", "inventory.yaml", "--yes")
+    try:
+        wait_until(lambda: log.exists() and "a" in log.read_text(), "the first change to start")
+        second = subprocess.run([sys.executable, "-m", "runbook_tui", "run", str(b), "--inventory", "inventory.yaml",
+                                 "--yes"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 3, second.stdout + second.stderr
+        # One sentence naming who holds it: user@host, pid, run, since when.
+        (sentence,) = [line for line in second.stdout.splitlines() if "is locked by" in line]
+        assert f"(pid {first.pid}, run " in sentence and "since 20" in sentence and "--wait" in sentence
+        assert "Traceback" not in second.stderr
+        assert log.read_text().split() == ["a"], "the second run changed something"
+        # A read-only look and a dry run take no lock.
+        dry = subprocess.run([sys.executable, "-m", "runbook_tui", "--dry-run", "run", str(b), "--inventory",
+                              "inventory.yaml", "--yes"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=60)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+    finally:
+        release.touch()
+        assert first.wait(30) == 0, first.communicate()
+
+
+def test_wait_takes_the_lock_when_the_first_run_ends(tmp_path: Path, env) -> None:
+    a, b, log, release = two_procedures(tmp_path)
+    first = start_cli(tmp_path, env, "run", str(a), "--inventory", "inventory.yaml", "--yes")
+    wait_until(lambda: log.exists() and "a" in log.read_text(), "the first change to start")
+    second = start_cli(tmp_path, env, "run", str(b), "--inventory", "inventory.yaml", "--yes", "--wait")
+    try:
+        time.sleep(1.5)
+        assert second.poll() is None and log.read_text().split() == ["a"], "--wait did not wait"
+        release.touch()
+        assert first.wait(30) == 0
+        out, err = second.communicate(timeout=30)
+        assert second.returncode == 0, out + err
+        assert "Waiting for it to finish" in out
+        assert log.read_text().split() == ["a", "b"]
+    finally:
+        release.touch()
+        for p in (first, second):
+            if p.poll() is None:
+                p.kill()
+
+
+def test_a_dead_holders_lock_is_taken_over_and_said(tmp_path: Path, env) -> None:
+    a, b, log, release = two_procedures(tmp_path)
+    first = start_cli(tmp_path, env, "run", str(a), "--inventory", "inventory.yaml", "--yes")
+    wait_until(lambda: log.exists() and "a" in log.read_text(), "the first change to start")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    release.touch()
+    second = subprocess.run([sys.executable, "-m", "runbook_tui", "run", str(b), "--inventory", "inventory.yaml",
+                             "--yes"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                            text=True, timeout=60)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"took over the lock on target pfsense (192.0.2.1:22) from" in second.stdout
+    assert f"(pid {first.pid}, run " in second.stdout and "that process is gone" in second.stdout
+
+
+def test_two_resumes_of_one_run_only_one_runs(tmp_path: Path, env) -> None:
+    a, _, log, release = two_procedures(tmp_path)
+    crashed = start_cli(tmp_path, env, "run", str(a), "--inventory", "inventory.yaml", "--yes")
+    wait_until(lambda: log.exists() and "a" in log.read_text(), "the change to start")
+    os.killpg(crashed.pid, signal.SIGKILL)
+    crashed.wait()
+    path = journal(tmp_path)
+    run_id = path.stem
+    first = start_cli(tmp_path, env, "resume", run_id, "--yes")
+    try:
+        wait_until(lambda: log.read_text().split() == ["a", "a"], "the first resume to re-run the change")
+        second = subprocess.run([sys.executable, "-m", "runbook_tui", "resume", run_id, "--yes"], cwd=tmp_path,
+                                env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 3, second.stdout + second.stderr
+        assert f"run {run_id} is locked by" in second.stderr and f"(pid {first.pid}" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        release.touch()
+    assert first.wait(30) == 0, first.communicate()
+    assert log.read_text().split() == ["a", "a"]
+    seqs = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
+    assert len(seqs) == len(set(seqs)), "two writers in one journal"
+
+
+def test_resume_keeps_the_mode_it_was_run_in(tmp_path: Path, env) -> None:
+    log, release = crash_mid_run(tmp_path, env)
+    run_id = json.loads(journal(tmp_path).read_text().splitlines()[0])["run_id"]
+    for flags in (["--lab"], ["--dry-run"], ["--offline"]):
+        refused = subprocess.run([sys.executable, "-m", "runbook_tui", *flags, "resume", run_id, "--yes"],
+                                 cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                 timeout=60)
+        assert refused.returncode != 0 and "cannot be resumed" in refused.stderr, (flags, refused.stderr)
+    assert log.read_text().split() == ["first", "slow-started"]
+
+
+async def test_the_tui_refuses_to_resume_a_lab_run_against_real_targets(tmp_path: Path, env, monkeypatch) -> None:
+    monkeypatch.setenv("RUNBOOK_TUI_STATE_DIR", env["RUNBOOK_TUI_STATE_DIR"])
+    lab_env = dict(env)
+    log, release = crash_mid_run(tmp_path, lab_env, extra=("--lab",))
+    release.touch()
+    runs = tmp_path / "state" / "runs"
+    (inventory := tmp_path / "inventory.yaml").write_text(INVENTORY)
+    app = make_app(runs, inventory=str(inventory), procedures=str(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_ready(pilot)
+        await pilot.press("r")
+        screen = await screen_is(pilot, "RunsScreen")
+        await wait_for(pilot, lambda: len(screen.runs) == 1, what="the lab run")
+        await pilot.press("u")
+        await pilot.pause(0.3)
+        assert app.screen is screen, "a lab run was resumed against real targets"
+        notes = [n.message for n in app._notifications]
+        assert any("was a lab rehearsal; it cannot be resumed against real targets" in n for n in notes), notes
+    assert log.read_text().split() == ["first", "slow-started"]
+
+
+async def test_the_tui_refuses_a_run_another_process_is_resuming(tmp_path: Path, env, monkeypatch) -> None:
+    monkeypatch.setenv("RUNBOOK_TUI_STATE_DIR", env["RUNBOOK_TUI_STATE_DIR"])
+    log, release = crash_mid_run(tmp_path, env)
+    path = journal(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from runbook_tui.locks import *; from runbook_tui.journal import lock_for;"
+        f"lock_for({str(path)!r}).acquire(Holder('someone@elsewhere', 4242, time.time(), 'x'));"
+        "print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        app = make_app(path.parent, procedures=str(tmp_path))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await home_ready(pilot)
+            await pilot.press("r")
+            screen = await screen_is(pilot, "RunsScreen")
+            await wait_for(pilot, lambda: len(screen.runs) == 1, what="the run")
+            await pilot.press("u")
+            await pilot.pause(0.3)
+            assert app.screen is screen
+            notes = [n.message for n in app._notifications]
+            assert any("is locked by someone@elsewhere (pid 4242" in n for n in notes), notes
+    finally:
+        holder.kill()
+        holder.wait()
+    assert log.read_text().split() == ["first", "slow-started"]
+
+
+def test_file_lock_releases_on_death_and_names_the_dead(tmp_path: Path) -> None:
+    path = tmp_path / "x.lock"
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import time; from runbook_tui.locks import FileLock, Holder;"
+        f"FileLock({str(path)!r}, 'x').acquire(Holder('op@h', 7, time.time(), 'r1'));"
+        "print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "held"
+    mine = FileLock(path, "thing")
+    with pytest.raises(LockHeld, match=r"thing is locked by op@h \(pid 7, run r1\)"):
+        mine.acquire(Holder("me@here", os.getpid(), time.time()))
+    child.kill()
+    child.wait()
+    stale = mine.acquire(Holder("me@here", os.getpid(), time.time()))
+    assert stale is not None and stale.operator == "op@h"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    mine.release()
+    again = FileLock(path, "thing")
+    assert again.acquire(Holder("me@here", os.getpid(), time.time())) is None  # released cleanly: not stale
+    again.release()
