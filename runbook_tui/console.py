@@ -1,22 +1,54 @@
 """The headless face: live progress on a terminal, or the event stream as JSON lines,
-and gates answered at the terminal prompt."""
+and gates answered at the terminal prompt.
+
+Output, values and messages can carry terminal control sequences (a remote ``ESC ] 0 ;`` title,
+an ``ESC [ 2J`` clear): every text from an event or a gate is written through ``printable``, so
+the terminal shows them and obeys none. The JSON stream is escaped by ``json.dumps`` (and DEL here).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import GateAnswer, GateRequest
 from runbook_tui.journal import truncation_text
+from runbook_tui.textsafe import printable
 
 MARKS = {
     "ok": "✓", "failed": "✗", "skipped": "–", "blocked": "■", "would-run": "◌",
     "unproven": "?", "undone": "↶", "cancelled": "⨯",
 }
+
+
+def _safe(value: Any) -> Any:
+    """``value`` with every string in it made printable; the same object when nothing changed."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, (list, tuple)):
+        items = [_safe(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value)) else type(value)(items)
+    if isinstance(value, dict):
+        pairs = [(_safe(k), _safe(v)) for k, v in value.items()]
+        same = all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, value.items()))
+        return value if same else dict(pairs)
+    return value
+
+
+def _safe_fields(obj: Any) -> Any:
+    """A copy of a dataclass (an event, a gate request) whose texts are printable."""
+    changes = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        safe = _safe(value)
+        if safe is not value:
+            changes[f.name] = safe
+    return dataclasses.replace(obj, **changes) if changes else obj
 
 
 class ConsoleReporter:
@@ -36,9 +68,11 @@ class ConsoleReporter:
         self.out.write(text + "\n")
 
     def __call__(self, event: ev.Event) -> None:
-        if isinstance(event, ev.OutputLine):
-            self._print(f"  {self._c('2', event.step_id.ljust(self.width))} │ {event.text}")
-        elif isinstance(event, ev.RunStarted):
+        if isinstance(event, ev.OutputLine):  # the hot path: only what is printed
+            self._print(f"  {self._c('2', printable(event.step_id).ljust(self.width))} │ {printable(event.text)}")
+            return
+        event = _safe_fields(event)
+        if isinstance(event, ev.RunStarted):
             self.titles = {s["id"]: s["title"] for s in event.steps}
             self.width = max([len(s) for s in self.titles] + [8])
             mode = {"live": "LIVE", "dry-run": "DRY-RUN", "offline": "DRY-RUN (offline)", "lab": "LAB"}[event.mode]
@@ -97,7 +131,10 @@ class JsonReporter:
         self.out = out or sys.stdout
 
     def __call__(self, event: ev.Event) -> None:
-        self.out.write(json.dumps(event.to_dict(), default=str) + "\n")
+        line = json.dumps(event.to_dict(), default=str)  # ASCII: every other control is \u-escaped
+        if "\x7f" in line:
+            line = line.replace("\x7f", "\\u007f")
+        self.out.write(line + "\n")
 
 
 class TerminalGates:
@@ -122,6 +159,8 @@ class TerminalGates:
         return (await answer).strip()
 
     async def ask(self, request: GateRequest) -> GateAnswer:
+        asked = request  # answers compare with, and choose from, what was asked
+        request = _safe_fields(request)  # what is shown
         w = self.out.write
         w(f"\n── {request.title} " + "─" * max(4, 60 - len(request.title)) + "\n")
         w(request.text + "\n")
@@ -129,7 +168,7 @@ class TerminalGates:
             w(f"   {line}\n")
         if request.kind == "typed":
             typed = await self._input(f"Type {request.phrase!r} to go ahead (anything else refuses): ")
-            return GateAnswer(typed == request.phrase, typed=typed)
+            return GateAnswer(typed == asked.phrase, typed=typed)
         if request.kind == "failure":
             answer = (await self._input("[r]etry, [s]kip, [u]ndo, [A]bort? ")).lower()
             choice = {"r": "retry", "s": "skip", "u": "undo"}.get(answer[:1], "abort")
@@ -141,9 +180,9 @@ class TerminalGates:
             hint = f" [{request.default}]" if request.default is not None else ""
             answer = await self._input(f"Choose 1-{len(request.choices)}{hint}: ")
             if not answer:
-                return GateAnswer(request.default is not None, choice=request.default)
-            if answer.isdigit() and 1 <= int(answer) <= len(request.choices):
-                return GateAnswer(True, choice=request.choices[int(answer) - 1])
+                return GateAnswer(asked.default is not None, choice=asked.default)
+            if answer.isdigit() and 1 <= int(answer) <= len(asked.choices):
+                return GateAnswer(True, choice=asked.choices[int(answer) - 1])
             return GateAnswer.no("no valid choice")
         question = {"manual": "Done? [y/N] ", "override": "Override the guard? [y/N] "}.get(request.kind, "Go ahead? [y/N] ")
         approved = (await self._input(question)).lower() in ("y", "yes")
