@@ -99,3 +99,28 @@ async def test_controls_are_drawn_as_text(tmp_path: Path):
         screen = drawn(app)
         assert not raw_controls(screen), raw_controls(screen)
         assert "\\x1b[31mred" in screen
+
+
+async def test_the_runs_timeline_shows_controls_as_text(tmp_path: Path):
+    procs = tmp_path / "procedures"
+    procs.mkdir()
+    (procs / "noisy.yaml").write_text(PROCEDURE, encoding="utf-8")
+    app = make_app(tmp_path / "runs", procedures=str(procs))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await home_ready(pilot)
+        await start(pilot, "noisy", typed={"v": VALUE})
+        for kind in ("plan", "confirm"):
+            await gate_of(pilot, kind)
+            await pilot.press("y")
+        await run_finished(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HomeScreen", what="home")
+        await pilot.press("r")
+        runs = await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen" and app.screen, what="runs")
+        timeline = runs.query_one("#timeline")
+        await wait_for(pilot, lambda: timeline.row_count > 5, what="the timeline")
+        cells = [str(c) for i in range(timeline.row_count) for c in timeline.get_row_at(i)]
+        assert any("echo changed '\\x1b[31mred" in c for c in cells)  # the rendered command, visibly
+        await pilot.pause()
+        screen = drawn(app)
+        assert not raw_controls(screen), raw_controls(screen)

@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from runbook_tui.engine import events as ev
 from runbook_tui.model import Procedure
+from runbook_tui.textsafe import printable
 from runbook_tui.tui.messages import RunsChanged
 from runbook_tui.tui.mode import Mode
 from runbook_tui.tui.run_state import RunFeed, RunState
@@ -69,7 +70,7 @@ class RunScreen(Screen):
 
     def _header(self) -> str:
         run = f"  [dim]run {self.state.run_id}[/]" if self.state.run_id else ""
-        return f"[b]{self.procedure.title}[/b]  ({self.procedure.id}){run}"
+        return printable(f"[b]{self.procedure.title}[/b]  ({self.procedure.id}){run}")
 
     def on_mount(self) -> None:
         self.state.clock = getattr(self.app, "clock", self.state.clock)
@@ -118,7 +119,7 @@ class RunScreen(Screen):
             from runbook_tui.tui.app import _sentence
 
             self.error = _sentence(event.worker.error)
-            self.notify(self.error, title="The run stopped", severity="error", timeout=10)
+            self.notify(printable(self.error), title="The run stopped", severity="error", timeout=10)
         if event.state in (WorkerState.ERROR, WorkerState.CANCELLED, WorkerState.SUCCESS):
             self.flush()
 
@@ -189,7 +190,7 @@ class RunScreen(Screen):
             for v in s:
                 counts[v.status] = counts.get(v.status, 0) + 1
             tally = ", ".join(f"{n} {k}" for k, n in counts.items())
-            message = f": {s.message}" if s.message else ""
+            message = f": {printable(s.message)}" if s.message else ""
             status.update(f"[{style}]{s.outcome.upper()}[/]{message}  [dim]({tally}) · escape: back · r on home: runs[/]")
         elif s.gate is not None:
             status.update(f"[yellow]waiting for an answer: {s.gate.gate} gate at {s.gate.step_id or 'the run'}[/]")

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
+from runbook_tui.textsafe import printable
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
 OUTCOME_STYLE = {"succeeded": "green", "failed": "red", "aborted": "red", "refused": "yellow", "interrupted": "magenta"}
@@ -128,9 +129,9 @@ class RunsScreen(Screen):
                 output[e.get("step_id", "")] = output.get(e.get("step_id", ""), 0) + 1
                 continue
             table.add_row(time.strftime("%H:%M:%S", time.localtime(e["ts"])), e.get("step_id") or "—",
-                          describe(e))
+                          printable(describe(e)))  # rendered commands and messages, as text
         lines = sum(output.values())
-        self.query_one("#timeline-title", Label).update(f"Timeline · {run.title} · {run.run_id}")
+        self.query_one("#timeline-title", Label).update(printable(f"Timeline · {run.title} · {run.run_id}"))
         status = f"[dim]{lines} output lines · e: export the Markdown report"
         if run.outcome != "succeeded":
             status += " · u: resume"
@@ -160,7 +161,7 @@ class RunsScreen(Screen):
         try:  # the workspace decides, as for `runbook-tui resume`: lab vs live, mode, the run's lock
             again = app.workspace.resume(str(run.path))
         except RunbookError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            self.notify(printable(str(exc)), severity="error", timeout=8)
             return
         mode = Mode(dry_run=again.dry_run, offline=again.offline, lab=app.mode.lab, targets=app.mode.targets)
         app.switch_screen(RunScreen(again.procedure, again.inputs, mode=mode, resume=again))
