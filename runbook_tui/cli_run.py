@@ -158,9 +158,8 @@ async def _resume(args: argparse.Namespace) -> int:
     ws = await Workspace.open(inventory=inventory, procedures=args.procedures, lab=args.lab,
                               faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key)
     try:
-        again = ws.resume(args.run_id, dry_run=args.dry_run, offline=args.offline)
+        again = ws.resume(args.run_id, dry_run=args.dry_run, offline=args.offline, given=parse_sets(args.set))
         try:
-            again.inputs.update(parse_sets(args.set))
             engine = ws.engine(again.procedure, inputs=again.inputs, gates=_gates(args, ws.is_lab),
                                subscribers=[_reporter(args)], resume=again, wait_for_lock=args.wait)
         except BaseException:

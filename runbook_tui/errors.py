@@ -39,6 +39,11 @@ class TransportError(RunbookError):
 
     title = "Cannot reach target"
 
+    @property
+    def unreachable(self) -> bool:
+        """The target itself was not reached (or refused us): no rehearsal can pass over that."""
+        return True
+
 
 class HostKeyError(TransportError):
     """The SSH host key is unknown or changed: refused until the operator accepts it."""
@@ -53,6 +58,10 @@ class AuthError(TransportError):
 class StepTimeout(TransportError):
     title = "Timed out"
 
+    @property
+    def unreachable(self) -> bool:
+        return False
+
 
 class ConnectionDropped(TransportError):
     title = "Connection dropped"
@@ -66,3 +75,8 @@ class KubeError(TransportError):
     def __init__(self, message: str, status: int = 0):
         self.status = status
         super().__init__(message)
+
+    @property
+    def unreachable(self) -> bool:
+        # 404 or 409 may only mean a change a dry run did not make; no answer, 401, 403 never do.
+        return self.status in (0, 401, 403)

@@ -312,6 +312,9 @@ def resume_state(path: Path) -> tuple[dict[str, Any], "Any"]:
             begun = started.pop(sid, None)
             if event["status"] == "cancelled" and begun and begun.get("mutating"):
                 started[sid] = begun  # cut off mid-change: it may have half-applied, ask first
+            elif (event.get("result") or {}).get("redacted"):
+                statuses.pop(sid, None)  # its output was not journaled: it runs again for it
+                results.pop(sid, None)
             elif event["status"] in ("ok", "skipped", "would-run", "unproven"):
                 statuses[sid] = event["status"]
                 if event.get("result") is not None:

@@ -64,6 +64,9 @@ class InputSpec(_Strict):
     choices: list[Any] | None = None
     pattern: str | None = None
     help: str | None = None
+    # A password, token or key: masked (***) wherever it would be shown or stored (screen,
+    # --json, journal, report, rendered commands); only the target receives the real value.
+    secret: bool = False
     # A read-only Kubernetes query whose result fills the default (e.g. the Ready workers):
     # {target, kind, namespace?, label_selector?, value: "{{ expression over items }}"}
     discover: dict[str, Any] | None = None
@@ -151,6 +154,9 @@ class StepBody(_Strict):
     parse: str | None = None
     foreach: str | list[Any] | None = None
     concurrency: int = Field(4, ge=1, le=256)
+    # What this step prints holds secrets (a config.xml with password hashes and keys): later
+    # steps use it, but it is neither shown nor journaled whole, only its size and sha256.
+    sensitive: bool = False
 
     _loc: SourceLoc | None = PrivateAttr(None)
     # Where each key's value was written, by the key as it appears in YAML (set by the loader).

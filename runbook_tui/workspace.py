@@ -121,15 +121,19 @@ class Workspace:
         # Beside the journal: a workspace given its own journal folder (a test) keeps to it.
         return self.journal_dir.parent / "locks" if self.journal_dir else state_dir() / "locks"
 
-    def resume(self, run: str, *, dry_run: bool | None = None, offline: bool | None = None) -> "Resumption":
+    def resume(self, run: str, *, dry_run: bool | None = None, offline: bool | None = None,
+               given: dict[str, str] | None = None) -> "Resumption":
         """Everything a face needs to continue run RUN (an id, part of one, or a journal path),
         decided here once for the CLI and the TUI alike:
         - a lab rehearsal never continues against real targets, nor a live run on a lab;
         - a dry run stays a dry run and a live run live; asking for another mode is refused;
         - one process at a time: the run's lock is taken here and held by its journal until
-          the resumed run ends (a second resume names who holds it).
-        Raises WorkspaceError, JournalError or LockHeld with one sentence."""
+          the resumed run ends (a second resume names who holds it);
+        - secret inputs were never journaled: they must be GIVEN again.
+        Raises WorkspaceError, JournalError, InputError or LockHeld with one sentence."""
         from runbook_tui.engine.gates import operator
+        from runbook_tui.engine.inputs import InputError, coerce
+        from runbook_tui.engine.redact import MASK
         from runbook_tui.journal import lock_for, resume_state, run_path
         from runbook_tui.locks import Holder
 
@@ -148,10 +152,19 @@ class Workspace:
                 raise WorkspaceError(f"run {start['run_id']} was {mode}; it cannot be resumed as {asked}. "
                                      "Start a new run for that.")
             procedure = self.procedure(start["path"])
+            inputs = dict(start["inputs"])
+            for name, value in (given or {}).items():
+                if name not in procedure.inputs:
+                    raise InputError(f"{procedure.id} has no input {name}.")
+                inputs[name] = coerce(name, procedure.inputs[name], value)
+            for name, spec in procedure.inputs.items():
+                if spec.secret and inputs.get(name) == MASK:
+                    raise InputError(f"input {name} is secret and was not journaled: give it again "
+                                     f"(runbook-tui resume {start['run_id']} --set {name}=...).")
         except BaseException:
             lock.release()
             raise
-        return Resumption(procedure, start["inputs"], state, was_dry, was_offline, lock)
+        return Resumption(procedure, inputs, state, was_dry, was_offline, lock)
 
     async def discover(self, procedure: Procedure) -> dict[str, Any]:
         """Defaults that come from the targets (e.g. the Ready workers), best effort."""

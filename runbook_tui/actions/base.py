@@ -32,6 +32,7 @@ class ActionResult:
     ok: bool = True
     message: str = ""
     truncated: bool = False
+    unreachable: bool = False  # the target was not reached: no step ran there
 
     def as_context(self) -> dict[str, Any]:
         """The ``result`` that guards and later steps see."""

@@ -14,7 +14,6 @@ from runbook_tui.errors import RunbookError
 from runbook_tui.model import StepBody
 from runbook_tui.templating import render_text
 
-PREVIEW_LINES = 400
 
 
 def _mode(value: Any) -> int | None:
@@ -93,11 +92,10 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
         origin = "inline content"
     digest = hashlib.sha256(data).hexdigest()
     summary = f"upload {origin} ({len(data)} bytes, sha256 {digest[:12]}) to {spec.target}:{dest}"
-    text = data.decode("utf-8", "replace")
-    lines = text.splitlines()
-    detail = "\n".join(lines[:PREVIEW_LINES]) + (f"\n… {len(lines) - PREVIEW_LINES} more lines" if len(lines) > PREVIEW_LINES else "")
+    # No body in what is shown and journaled: a config.xml holds password hashes and keys. The
+    # digest names the file; a dry run shows the diff against the target (``preview``).
     return Rendered(
-        "upload", spec.target, summary, detail=detail,
+        "upload", spec.target, summary,
         params={"data": data, "dest": dest, "mode": _mode(spec.mode), "sha256": digest},
     )
 

@@ -21,6 +21,7 @@ from runbook_tui.actions import action_module
 from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import FAILURE_CHOICES, GateAnswer, GateRequest, Gates, operator
+from runbook_tui.engine.redact import MASK, Redactor, digest_only
 from runbook_tui.errors import RunbookError
 from runbook_tui.inventory import Inventory
 from runbook_tui.locks import ChangeLock, Holder, LockHeld
@@ -129,6 +130,9 @@ class Engine:
         # Subscribers that keep the record a resume needs (the journal): a run does not change
         # things while they cannot write.
         self._records = [s for s in self.subscribers if hasattr(s, "check_room")]
+        self._secret_inputs = {n for n, spec in procedure.inputs.items() if spec.secret}
+        self._redactor = Redactor() if parent is None else parent.root._redactor
+        self._redactor.add([inputs.get(n) for n in self._secret_inputs])
         self._record_failure: str | None = None
         self._last_change: str | None = None
         self._skip_reason: str | None = None
@@ -151,6 +155,8 @@ class Engine:
             return self.parent.emit(event)
         event.run_id = self.run_id
         event.seq = next(self._seq)
+        if self._redactor:
+            event = self._redactor.event(event)
         for subscriber in self.subscribers:
             subscriber(event)
         return event
@@ -192,6 +198,7 @@ class Engine:
                   details: list[str] | None = None, **kw: Any) -> GateAnswer:
         gate_id = f"g{next(self._gate_ids)}"
         sid = self._sid(step_id) if step_id else ""
+        text, details = self._redactor.text(text), self._redactor.value(details or [])
         loc = self._loc(step) if step else None
         request = GateRequest(
             id=gate_id, kind=kind, title=kw.pop("title", kind), text=text, step_id=sid,
@@ -213,7 +220,8 @@ class Engine:
             self.emit(ev.RunStarted(
                 procedure=self.procedure.id, title=self.procedure.title,
                 path=self.procedure.path, mode=self.options.mode, operator=self.operator,
-                inputs=self.inputs, targets=self._describe_targets(),
+                inputs={k: MASK if k in self._secret_inputs else v for k, v in self.inputs.items()},
+                targets=self._describe_targets(),
                 inventory=self.options.inventory_path, steps=self._describe_steps(),
                 resumed=self.resume is not None,
             ))
@@ -407,6 +415,10 @@ class Engine:
         ctx = result.as_context() if result else None
         if ctx is not None:
             ctx = _bounded(ctx)
+        if step.sensitive and ctx is not None:
+            said = digest_only(ctx)["stdout"] or "nothing"
+            self.emit(ev.OutputLine(step_id=self._sid(sid), loc=self._loc(step), stream="stdout",
+                                    text=f"(sensitive output, not shown or journaled: {said})"))
         if phase == "do":
             self.statuses[sid] = status
             if ctx is not None:
@@ -418,7 +430,8 @@ class Engine:
             step_id=self._sid(sid), loc=self._loc(step), status=status, message=message,
             exit_code=result.exit_code if result else None,
             duration=round(time.monotonic() - started, 4) if started else 0.0,
-            rendered=rendered, register=register, result=ctx, phase=phase,
+            rendered=rendered, register=register, phase=phase,
+            result=digest_only(ctx) if ctx is not None and step.sensitive else ctx,
         ))
         return status
 
@@ -534,7 +547,7 @@ class Engine:
         else:
             result, rendered = await self._fan_out(step, module, context, items, once=once)
         status = "ok" if result.ok else "failed"
-        if status == "failed" and speculative:
+        if status == "failed" and speculative and not result.unreachable:
             self._speculative.add(sid)
             return self._finish_step(step, sid, "unproven", f"not provable in dry-run: {result.message}",
                                      rendered=rendered, result=result, started=started)
@@ -561,25 +574,30 @@ class Engine:
 
     async def _would_run(self, step: Step, module: Any, items: list[Any], context: dict[str, Any], started: float) -> str:
         sid = step.id
-        lines, details = [], []
+        lines, details, unreachable = [], [], []
         for item in items:
             ctx = context if step.foreach is None else {**context, "item": item}
             try:
                 r = module.render(step, ctx)
-                lines.append(r.summary)
-                if r.detail:
-                    details.append(r.detail)
-                if r.action == "upload" and not self.options.offline:
-                    try:
-                        details.append(await module.preview(r, self._action_context(step, sid)))
-                    except RunbookError as exc:
-                        details.append(f"(cannot read the current file: {exc})")
             except (TemplateProblem, RunbookError) as exc:
                 lines.append(f"(rendered at run time: {exc})")
+                continue
+            lines.append(r.summary)
+            if r.detail:
+                details.append(r.detail)
+            if r.action == "upload" and not self.options.offline:
+                try:
+                    details.append(await module.preview(r, self._action_context(step, sid)))
+                except RunbookError as exc:
+                    # The target could not be read (a changed host key, no route): the rehearsal
+                    # has not shown what would change, so it must not pass.
+                    unreachable.append(f"cannot show what would change: {exc}")
         rendered = "\n".join(lines)
         self.emit(ev.StepStarted(step_id=self._sid(sid), loc=self._loc(step), title=step.label,
                                  action=step.action, target=step.target_name, rendered=rendered,
                                  mutating=step.is_mutating))
+        if unreachable:
+            return self._finish_step(step, sid, "failed", "\n".join(unreachable), rendered=rendered, started=started)
         self._speculative.add(sid)
         return self._finish_step(step, sid, "would-run", "\n\n".join(details), rendered=rendered, started=started)
 
@@ -678,6 +696,10 @@ class Engine:
         def output(stream: str, text: str) -> None:
             emit(ev.OutputLine(step_id=full, loc=loc, stream=stream, text=prefix + text))
 
+        if step.sensitive:  # nothing of it on screen or in the journal; the result keeps it
+            def output(stream: str, text: str) -> None:  # noqa: F811
+                pass
+
         async def ask(kind: str, text: str, *, details: list[str]) -> GateAnswer:
             return await self.ask(kind, text, step=step, step_id=sid, title=step.title or sid, details=details)
 
@@ -739,7 +761,7 @@ class Engine:
         except TimeoutError:
             return ActionResult(ok=False, message=f"timed out after {_seconds(timeout)}")
         except RunbookError as exc:
-            return ActionResult(ok=False, message=str(exc))
+            return ActionResult(ok=False, message=str(exc), unreachable=getattr(exc, "unreachable", False))
         if step.parse and result.exit_code in (0, None) and result.ok:
             from runbook_tui.parsers import get_parser
 
@@ -768,6 +790,7 @@ class Engine:
             stderr="".join(r.stderr for r in results),
             data=[{"item": items[i], **r.as_context()} for i, r in enumerate(results)],
             message=f"failed for {', '.join(failed)}: " + "; ".join(r.message for r in results if not r.ok) if failed else "",
+            unreachable=any(r.unreachable for r in results),
         )
         return merged, "\n".join(rendered for _, rendered in outcomes)
 

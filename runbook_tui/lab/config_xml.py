@@ -21,6 +21,9 @@ from runbook_tui.lab.state import (
 )
 
 
+LAB_ADMIN_HASH = "$2y$10$labLABlabLABlabLABlabLOeZ0Qk7b1q6Yl3c2Vt8J5m9n4p2r6s"
+
+
 class ConfigXMLError(ValueError):
     """config.xml is not well-formed; ``line`` is 1-based."""
 
@@ -48,6 +51,12 @@ def render(cfg: PfConfig, revision_time: int = 1776600000, descr: str = "") -> s
         ("webgui", None),
     ):
         _sub(system, tag, val)
+    # As in every real config.xml: the admin's password hash (pfSense's <bcrypt-hash>, a made-up
+    # value here). It is what must never land in a journal when a procedure reads this file.
+    admin = _sub(system, "user")
+    for tag, val in (("name", "admin"), ("descr", "System Administrator"), ("scope", "system"),
+                     ("groupname", "admins"), ("bcrypt-hash", LAB_ADMIN_HASH), ("uid", 0)):
+        _sub(admin, tag, val)
     ifaces = _sub(root, "interfaces")
     for name, dev, addr, bits, descr_ in (
         ("wan", WAN_IF, WAN_IP, 24, "WAN"),

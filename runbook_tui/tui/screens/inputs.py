@@ -70,7 +70,8 @@ class InputsScreen(Screen):
             options = [(str(c), c) for c in spec.choices]
             return Select(options, value=spec.default if spec.default in spec.choices else Select.NULL,
                           allow_blank=not spec.required or spec.default is None, id=f"in-{name}")
-        return Input(value=as_text(spec.default), placeholder=spec.prompt or name, id=f"in-{name}")
+        return Input(value=as_text(spec.default), placeholder=spec.prompt or name, id=f"in-{name}",
+                     password=spec.secret)
 
     def on_mount(self) -> None:
         self.validate_all()
