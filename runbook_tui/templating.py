@@ -5,17 +5,32 @@ Two environments share one rule set (sandbox, undefined names are errors):
   template says ``| raw``. What this renders is exactly what runs and what dry-run shows.
 - ``values``: guards, texts and Kubernetes bodies; a template that is one ``{{ expression }}``
   keeps its native type (a list stays a list).
+
+A hostile value or procedure must end with a sentence, not hang the run (Ctrl+C cannot reach a
+blocked event loop) or eat the machine's memory, so templates get limits:
+- size: ``*``, ``**``, ``+`` and ``~`` refuse, before building it, a result over MAX_SIZE
+  characters, items or bits (``'A' * 2**33``), and so does a render's output; ``range`` stays
+  capped by the sandbox's MAX_RANGE.
+- time: each render or evaluation is stopped after TIME_LIMIT seconds of wall clock (nested
+  ``for`` loops) by a SIGALRM timer. Signals only reach the main thread, so elsewhere (and under
+  an alarm that is due sooner) the size limits are all there is. A filter or method that builds a
+  huge value in a single call (``'a'|center(10**9)``) is not foreseen by the size limits.
 """
 
 from __future__ import annotations
 
+import _signal  # signal.signal minus the enum conversion that costs 2 µs a call (2 calls a render)
 import ipaddress
 import json
 import shlex
+import signal
+import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable, Iterable, TypeVar
 
 from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2.compiler import CodeGenerator
+from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from runbook_tui.errors import RunbookError
@@ -50,8 +65,111 @@ def _in_network(address: Any, network: str) -> bool:
         return False
 
 
+MAX_SIZE = 1_000_000  # characters or items of a `*`, `+` or `~` result; bits of an integer one
+TIME_LIMIT = 2.0  # seconds per render or evaluation
+
+T = TypeVar("T")
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised by the alarm. A BaseException, so that no ``except Exception`` in a filter or in
+    Jinja itself swallows it and lets the loop run on."""
+
+
+def _expire(signum: int, frame: Any) -> None:
+    raise TimeLimitExceeded
+
+
+def within_time_limit(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, interrupted with TimeLimitExceeded after TIME_LIMIT seconds. Runs without a
+    limit off the main thread, and inside an alarm due within TIME_LIMIT (ours, when nested), which
+    fires first anyway. An alarm due later (pytest-timeout's) gets its handler and remaining time back."""
+    due = signal.getitimer(signal.ITIMER_REAL)[0]
+    if 0 < due <= TIME_LIMIT:
+        return fn(*args)
+    try:
+        previous = _signal.signal(signal.SIGALRM, _expire)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        return fn(*args)
+    start = time.monotonic()
+    _, interval = signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+    try:
+        return fn(*args)
+    finally:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            _signal.signal(signal.SIGALRM, _signal.SIG_DFL if previous is None else previous)
+            if due:
+                signal.setitimer(signal.ITIMER_REAL, max(due - (time.monotonic() - start), 1e-6), interval)
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _size(operator: str, left: Any, right: Any) -> tuple[int, str]:
+    """How big ``left operator right`` would be, and in what unit, worked out without building it."""
+    sequences = (str, list, tuple)
+    if operator == "**":
+        if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+            return left.bit_length() * right, "bits"
+    elif operator == "*":
+        if isinstance(left, int) and isinstance(right, int):
+            return left.bit_length() + right.bit_length(), "bits"
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, sequences) and isinstance(times, int):
+                return len(seq) * times, "characters" if isinstance(seq, str) else "items"
+    elif isinstance(left, sequences) and isinstance(right, sequences):  # "+"
+        return len(left) + len(right), "characters" if isinstance(left, str) else "items"
+    return 0, ""
+
+
+def _too_big(what: str, size: int, unit: str) -> _TooBig:
+    return _TooBig(f"{what} would be {size:,} {unit}, over the limit of {MAX_SIZE:,}")
+
+
+class _CodeGenerator(CodeGenerator):
+    def visit_Concat(self, node: nodes.Concat, frame: Any) -> None:
+        # Jinja has no hook for `~`: route it through the environment, like intercepted binops.
+        self.write("environment.tilde(context.eval_ctx, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with a size limit on what its operators build."""
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+    code_generator_class = _CodeGenerator
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        size, unit = _size(operator, left, right)
+        if size > MAX_SIZE:
+            raise _too_big(f"the result of '{operator}'", size, unit)
+        return super().call_binop(context, operator, left, right)
+
+    def concat(self, pieces: Iterable[str]) -> str:  # type: ignore[override]
+        # What render() joins: the output has the same limit, so a loop that writes fails fast.
+        out, size = [], 0
+        for piece in pieces:
+            size += len(piece)
+            if size > MAX_SIZE:
+                raise _TooBig(f"the output would be over the limit of {MAX_SIZE:,} characters")
+            out.append(piece)
+        return "".join(out)
+
+    def tilde(self, eval_ctx: Any, parts: tuple[Any, ...]) -> str:
+        size = sum(len(p) if isinstance(p, str) else len(str(p)) for p in parts)
+        if size > MAX_SIZE:
+            raise _too_big("the result of '~'", size, "characters")
+        return markup_join(parts) if eval_ctx.autoescape else str_join(parts)
+
+
 def _make_env(*, shell: bool) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -100,19 +218,24 @@ def _single_expression(source: str) -> str | None:
     return None
 
 
-def render_command(template: str, context: dict[str, Any]) -> str:
-    """Render a shell command: interpolated values are shell-quoted unless ``| raw``."""
+def _render(template: str, shell: bool, context: dict[str, Any]) -> str:
     try:
-        return _compile(template, True).render(context)
+        return within_time_limit(lambda: _compile(template, shell).render(context))
+    except TimeLimitExceeded:
+        raise TemplateProblem(
+            f"rendering {template.strip()!r} took longer than {TIME_LIMIT:g} s, so it was stopped"
+        ) from None
     except Exception as exc:  # a filter's own error (e.g. from_json) is the template's problem too
         raise TemplateProblem(f"cannot render {template.strip()!r}: {exc}") from None
+
+
+def render_command(template: str, context: dict[str, Any]) -> str:
+    """Render a shell command: interpolated values are shell-quoted unless ``| raw``."""
+    return _render(template, True, context)
 
 
 def render_text(template: str, context: dict[str, Any]) -> str:
-    try:
-        return _compile(template, False).render(context)
-    except Exception as exc:  # a filter's own error (e.g. from_json) is the template's problem too
-        raise TemplateProblem(f"cannot render {template.strip()!r}: {exc}") from None
+    return _render(template, False, context)
 
 
 def render_value(value: Any, context: dict[str, Any]) -> Any:
@@ -146,7 +269,11 @@ def evaluate(expression: Any, context: dict[str, Any], *, truth: bool = True) ->
         rendered = render_text(source, context).strip()
         return rendered.lower() in ("true", "yes", "1") if truth else rendered
     try:
-        value = _compile_expression(source)(context)
+        value = within_time_limit(lambda: _compile_expression(source)(context))
+    except TimeLimitExceeded:
+        raise TemplateProblem(
+            f"evaluating {source!r} took longer than {TIME_LIMIT:g} s, so it was stopped"
+        ) from None
     except Exception as exc:
         raise TemplateProblem(f"cannot evaluate {source!r}: {exc}") from None
     if truth:

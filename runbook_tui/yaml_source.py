@@ -288,12 +288,10 @@ class _Builder:
         return result
 
 
-def read_yaml(text: str, filename: str, *, expected: str) -> Document:
-    """Parse ``text`` as exactly one YAML mapping. ``expected`` names it for messages
-    ("a procedure: a mapping with id, title and steps"). Raises SourceError."""
+def _compose(text: str, filename: str) -> tuple[Node | None, list[Problem]]:
+    """The node graph of the one document in ``text`` (None when empty) and a problem for each
+    alias in it. Raises SourceError for what cannot be read at all."""
     check_size(text, filename)
-    if text.startswith("\ufeff"):
-        text = text[1:]
     bad = list(_NON_PRINTABLE.finditer(text))
     if bad:
         first = bad[0]
@@ -338,8 +336,6 @@ def read_yaml(text: str, filename: str, *, expected: str) -> Document:
         raise SourceError([Problem(filename, 1, 1, f"invalid YAML: {exc}")]) from None
     finally:
         loader.dispose()
-
-    source = SourceMap(filename, text)
     alias_problems = [
         Problem(
             filename,
@@ -349,6 +345,16 @@ def read_yaml(text: str, filename: str, *, expected: str) -> Document:
         )
         for mark, anchor in loader.alias_marks
     ]
+    return node, alias_problems
+
+
+def read_yaml(text: str, filename: str, *, expected: str) -> Document:
+    """Parse ``text`` as exactly one YAML mapping. ``expected`` names it for messages
+    ("a procedure: a mapping with id, title and steps"). Raises SourceError."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    node, alias_problems = _compose(text, filename)
+    source = SourceMap(filename, text)
     if node is None or (isinstance(node, ScalarNode) and node.tag == _YAML + "null" and node.value == ""):
         raise SourceError(alias_problems + [Problem(filename, 1, 1, f"file is empty; expected {expected}")])
     if not isinstance(node, MappingNode):
@@ -363,3 +369,23 @@ def read_yaml(text: str, filename: str, *, expected: str) -> Document:
     builder = _Builder(source)
     data = builder.build(node, ())
     return Document(data, source, builder.issues, builder.unreadable)
+
+
+def read_value(text: str, filename: str) -> Any:
+    """One YAML value of any shape (a list or mapping given on the command line), read like a
+    file: no aliases, tags or runaway nesting. Raises SourceError naming each problem."""
+    node, alias_problems = _compose(text, filename)
+    if alias_problems:
+        raise SourceError(alias_problems)
+    if node is None:
+        return None
+    builder = _Builder(SourceMap(filename, text))
+    data = builder.build(node, ())
+    if builder.issues:
+        raise SourceError(
+            [
+                Problem(filename, i.line, i.col, i.message.replace("{subject}", repr(i.key) if i.key else "the value"))
+                for i in builder.issues
+            ]
+        )
+    return data

@@ -6,10 +6,10 @@ import ipaddress
 import re
 from typing import Any
 
-import yaml
-
+from runbook_tui import templating
 from runbook_tui.errors import RunbookError
 from runbook_tui.model import InputSpec, Procedure
+from runbook_tui.yaml_source import SourceError, read_value
 
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
@@ -17,6 +17,31 @@ _FALSE = {"false", "no", "n", "0", "off"}
 
 class InputError(RunbookError):
     title = "Invalid input"
+
+
+def _structured(name: str, text: str) -> Any:
+    """A ``[...]`` or ``{...}`` value read like a procedure file: plain data only, no aliases
+    (so no "billion laughs"), no tags; a problem is one sentence with its column."""
+    try:
+        return read_value(text, f"input {name}")
+    except SourceError as exc:
+        problem = exc.problems[0]
+        where = f"column {problem.col}" if problem.line == 1 else f"line {problem.line}, column {problem.col}"
+        raise InputError(f"input {name}, {where}: {problem.message}.") from None
+
+
+def _matches(name: str, pattern: str, value: str) -> bool:
+    """``value`` matches ``pattern`` in full. A pattern that backtracks catastrophically
+    (``(a+)+$``) is stopped after TIME_LIMIT seconds: ``re`` checks for signals while it
+    matches, so the templates' SIGALRM budget interrupts it. That budget only exists in the main
+    thread (where the CLI and the TUI take their inputs); elsewhere the match is unbounded."""
+    try:
+        return templating.within_time_limit(re.fullmatch, pattern, value) is not None
+    except templating.TimeLimitExceeded:
+        raise InputError(
+            f"input {name}: matching {pattern} took longer than {templating.TIME_LIMIT:g} s, "
+            "so it was stopped; the pattern backtracks too much for this value."
+        ) from None
 
 
 def coerce(name: str, spec: InputSpec, value: Any) -> Any:
@@ -37,8 +62,10 @@ def coerce(name: str, spec: InputSpec, value: Any) -> Any:
             value = str(ipaddress.ip_address(str(value).strip()))
         elif kind == "list":
             if isinstance(value, str):
-                parsed = yaml.safe_load(value) if value.strip().startswith(("[", "{")) else None
-                value = parsed if parsed is not None else [v.strip() for v in value.split(",") if v.strip()]
+                if value.strip().startswith(("[", "{")):
+                    value = _structured(name, value)
+                else:
+                    value = [v.strip() for v in value.split(",") if v.strip()]
             if not isinstance(value, (list, dict)):
                 raise ValueError
         else:
@@ -48,7 +75,7 @@ def coerce(name: str, spec: InputSpec, value: Any) -> Any:
     if spec.choices is not None and value not in spec.choices:
         options = ", ".join(str(c) for c in spec.choices)
         raise InputError(f"input {name}: {value!r} is not one of {options}.")
-    if spec.pattern and isinstance(value, str) and not re.fullmatch(spec.pattern, value):
+    if spec.pattern and isinstance(value, str) and not _matches(name, spec.pattern, value):
         raise InputError(f"input {name}: {value!r} does not match {spec.pattern}.")
     return value
 
