@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from runbook_tui.loader import Catalog
 
 from runbook_tui import cli_options, cli_run
+from runbook_tui.textsafe import printable
 from runbook_tui.lab import cli as lab_cli
 
 PROG = "runbook-tui"
@@ -54,7 +55,7 @@ def catalog_for(args: argparse.Namespace, inventory: Inventory | None = None) ->
 
 def print_problems(problems: list[Problem]) -> None:
     for problem in sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.message)):
-        print(problem, file=sys.stderr)
+        print(printable(str(problem)), file=sys.stderr)
 
 
 # ---------------------------------------------------------------- list
@@ -288,12 +289,12 @@ def main(argv: list[str] | None = None) -> int:
         from runbook_tui.loader import ProcedureNotFound
 
         if isinstance(exc, ProcedureNotFound):
-            print(f"{PROG}: {exc}", file=sys.stderr)  # a sentence, not a list of positions
+            print(f"{PROG}: {printable(str(exc))}", file=sys.stderr)  # a sentence, not a list of positions
         else:
             print_problems(exc.problems)
         return 2
     except RunbookError as exc:
-        print(f"{PROG}: {exc.title}: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc.title}: {printable(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

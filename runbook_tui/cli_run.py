@@ -108,7 +108,9 @@ async def _run_engine(engine) -> int:
 
 
 def _fail(exc: RunbookError) -> int:
-    sys.stderr.write(f"{exc}\n")
+    from runbook_tui.textsafe import printable
+
+    sys.stderr.write(f"{printable(str(exc))}\n")
     if isinstance(exc, ProcedureError):
         sys.stderr.write(f"{len(exc.problems)} problem(s).\n")
     from runbook_tui.engine.inputs import InputError

@@ -44,6 +44,11 @@ class TransportError(RunbookError):
         """The target itself was not reached (or refused us): no rehearsal can pass over that."""
         return True
 
+    @property
+    def interrupted(self) -> bool:
+        """The command was cut off on the target: it may have half-applied."""
+        return False
+
 
 class HostKeyError(TransportError):
     """The SSH host key is unknown or changed: refused until the operator accepts it."""
@@ -62,9 +67,17 @@ class StepTimeout(TransportError):
     def unreachable(self) -> bool:
         return False
 
+    @property
+    def interrupted(self) -> bool:
+        return True
+
 
 class ConnectionDropped(TransportError):
     title = "Connection dropped"
+
+    @property
+    def interrupted(self) -> bool:
+        return True
 
 
 class KubeError(TransportError):

@@ -71,4 +71,7 @@ class Inventory(BaseModel):
 
     targets: dict[str, Target] = Field(default_factory=dict)
     vars: dict[str, Any] = Field(default_factory=dict)
-    lab: bool = False  # set by the rehearsal lab; relaxes typed gates under --yes
+    # Set by the rehearsal lab. ``lab: true`` alone relaxes nothing: every target must also
+    # present ``lab_proof``, a secret the lab made and wrote only here (workspace.lab_proven).
+    lab: bool = False
+    lab_proof: str | None = None

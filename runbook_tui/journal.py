@@ -310,8 +310,9 @@ def resume_state(path: Path) -> tuple[dict[str, Any], "Any"]:
         elif kind == "step_finished":
             sid = event["step_id"]
             begun = started.pop(sid, None)
-            if event["status"] == "cancelled" and begun and begun.get("mutating"):
-                started[sid] = begun  # cut off mid-change: it may have half-applied, ask first
+            cut_off = event["status"] == "cancelled" or event.get("interrupted")
+            if cut_off and begun and begun.get("mutating"):
+                started[sid] = begun  # cut off mid-change (Ctrl+C, a drop, a timeout): ask first
             elif (event.get("result") or {}).get("redacted"):
                 statuses.pop(sid, None)  # its output was not journaled: it runs again for it
                 results.pop(sid, None)

@@ -30,6 +30,7 @@ class Workspace:
     lab: Any = None
     accept_host_keys: tuple[str, ...] = ()
     journal_dir: Path | None = None
+    lab_proven: bool = False
     _closers: list = field(default_factory=list)
 
     @classmethod
@@ -66,18 +67,20 @@ class Workspace:
             if lab_obj is not None:
                 await lab_obj.stop()
             raise
-        return cls(inv, str(inventory_path) if inventory_path else None, catalog, lab_obj, tuple(accept_host_keys))
+        proven = False
+        if lab_obj is None and inv.lab:
+            from runbook_tui.lab.proof import proven as lab_proven
+
+            proven = await lab_proven(inv)
+        return cls(inv, str(inventory_path) if inventory_path else None, catalog, lab_obj, tuple(accept_host_keys),
+                   lab_proven=proven)
 
     @property
     def is_lab(self) -> bool:
-        """A rehearsal: the lab we started, or a lab started elsewhere (``lab: true`` and every
-        target on loopback). ``lab: true`` alone never relaxes the gates for a real host."""
-        if self.lab is not None:
-            return True
-        return self.inventory.lab and bool(self.inventory.targets) and all(
-            _loopback(t.ssh.host) if t.ssh else _loopback_kubeconfig(t.kubernetes.kubeconfig)
-            for t in self.inventory.targets.values()
-        )
+        """A rehearsal: the lab we started, or a lab started elsewhere whose every server
+        presented the proof its inventory holds (lab/proof.py). ``lab: true`` on loopback alone
+        never relaxes the gates: an ssh -L tunnel to the real firewall looks the same."""
+        return self.lab is not None or self.lab_proven
 
     def procedure(self, ref: str) -> Procedure:
         return self.catalog.get(ref)
@@ -192,30 +195,3 @@ class Resumption:
     def release(self) -> None:
         """When the run is not started after all."""
         self.lock.release()
-
-
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _loopback_kubeconfig(path: str | None) -> bool:
-    """Whether every cluster in the kubeconfig is served on loopback (read without the client)."""
-    import yaml
-    from urllib.parse import urlparse
-
-    if not path:
-        return False
-    try:
-        with open(path, encoding="utf-8") as f:
-            config = yaml.safe_load(f) or {}
-        servers = [c["cluster"]["server"] for c in config.get("clusters", [])]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return False
-    return bool(servers) and all(_loopback(urlparse(s).hostname or "") for s in servers)

@@ -176,6 +176,5 @@ def test_lab_flag_in_an_inventory_does_not_relax_gates_for_real_hosts(tmp_path, 
     inv.write_text("lab: true\ntargets:\n  pfsense: {ssh: {host: 10.0.20.1, user: admin}}\n")
     done = run(tmp_path, env, str(proc), "--inventory", str(inv), "--yes")
     assert done.returncode == 3 and "[LIVE]" in done.stdout and not (tmp_path / "changed").exists()
-    inv.write_text("lab: true\ntargets:\n  pfsense: {ssh: {host: 127.0.0.1, port: 2222, user: admin}}\n")
-    rehearsal = run(tmp_path, env, str(proc), "--inventory", str(inv), "--yes")
-    assert rehearsal.returncode == 0 and "[LAB]" in rehearsal.stdout
+
+

@@ -87,3 +87,13 @@ def test_gates_at_a_terminal_show_controls_as_text(tmp_path):
     assert not raw_controls(proc.stdout), raw_controls(proc.stdout)
     assert "Change it to \\x1b[31mred\\x1b]0;owned\\x07?" in proc.stderr
     assert "echo changed '\\x1b[31mred\\x1b]0;owned\\x07'" in proc.stderr  # what will run
+
+
+def test_error_sentences_show_controls_as_text(tmp_path: Path) -> None:
+    """A value that ends up in an error (here an unknown procedure's name) is escaped too."""
+    env = dict(os.environ, RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"))
+    done = subprocess.run([sys.executable, "-m", "runbook_tui", "run", "nope\x1b]0;pwned\x07", "--procedures",
+                           str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert "\\x1b]0;pwned\\x07" in done.stderr

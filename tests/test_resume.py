@@ -100,3 +100,29 @@ def test_resume_without_confirmation_refuses_to_rerun_in_flight_step(tmp_path: P
     refused = cli("resume", run_id, env=env, cwd=tmp_path)  # no TTY, no --yes: fail closed
     assert refused.returncode == 3
     assert log.read_text().split() == ["first", "slow-started"]
+
+
+async def test_resume_after_an_ssh_drop_asks_whether_to_rerun_the_half_applied_step(tmp_path: Path, env):
+    """The connection drops while HAProxy restarts (the lab drops it at the 3rd command): the
+    restart may or may not have happened, so a resume asks as it does after kill -9."""
+    from runbook_tui.lab import Lab
+    from test_cli_flags import cli
+
+    async with Lab(tmp_path / "lab", faults=["ssh-drop-after=3"]) as lab:
+        inventory = str(lab.inventory_path)
+        code, out, err = await cli(tmp_path, "run", "reload", "--inventory", inventory, "--yes")
+        assert code == 1, out + err
+        assert "dropped while" in out and "may or may not have completed" in out
+        path = journal(tmp_path)
+        events = [json.loads(line) for line in path.read_text().splitlines()]
+        (cut,) = [e for e in events if e["event"] == "step_finished" and e["step_id"] == "restart"]
+        assert cut["status"] == "failed" and cut["interrupted"]
+
+        refused = await cli(tmp_path, "resume", path.stem)  # no TTY, no --yes: the question fails closed
+        assert refused[0] == 3, refused
+        resumed = await cli(tmp_path, "resume", path.stem, "--yes")
+        assert resumed[0] == 0, resumed
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    asked = [e for e in events if e["event"] == "gate_requested" and e["gate"] == "resume"]
+    assert [e["step_id"] for e in asked] == ["restart", "restart"]
+    assert "may have half-applied" in asked[0]["text"]

@@ -33,6 +33,7 @@ class ActionResult:
     message: str = ""
     truncated: bool = False
     unreachable: bool = False  # the target was not reached: no step ran there
+    interrupted: bool = False  # cut off mid-command (a drop, a timeout): it may have half-applied
 
     def as_context(self) -> dict[str, Any]:
         """The ``result`` that guards and later steps see."""

@@ -127,6 +127,7 @@ class StepFinished(StepEvent):
     rendered: str = ""
     register: str | None = None
     result: dict[str, Any] | None = None  # bounded: what later steps and a resume need
+    interrupted: bool = False  # cut off mid-command: a resume asks before running it again
     phase: Literal["do", "undo"] = "do"
 
 

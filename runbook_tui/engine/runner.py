@@ -432,6 +432,7 @@ class Engine:
             duration=round(time.monotonic() - started, 4) if started else 0.0,
             rendered=rendered, register=register, phase=phase,
             result=digest_only(ctx) if ctx is not None and step.sensitive else ctx,
+            interrupted=bool(result and result.interrupted),
         ))
         return status
 
@@ -759,9 +760,10 @@ class Engine:
             async with asyncio.timeout(timeout):
                 result = await module.execute(r, actx)
         except TimeoutError:
-            return ActionResult(ok=False, message=f"timed out after {_seconds(timeout)}")
+            return ActionResult(ok=False, message=f"timed out after {_seconds(timeout)}", interrupted=True)
         except RunbookError as exc:
-            return ActionResult(ok=False, message=str(exc), unreachable=getattr(exc, "unreachable", False))
+            return ActionResult(ok=False, message=str(exc), unreachable=getattr(exc, "unreachable", False),
+                                interrupted=getattr(exc, "interrupted", False))
         if step.parse and result.exit_code in (0, None) and result.ok:
             from runbook_tui.parsers import get_parser
 
@@ -791,6 +793,7 @@ class Engine:
             data=[{"item": items[i], **r.as_context()} for i, r in enumerate(results)],
             message=f"failed for {', '.join(failed)}: " + "; ".join(r.message for r in results if not r.ok) if failed else "",
             unreachable=any(r.unreachable for r in results),
+            interrupted=any(r.interrupted for r in results),
         )
         return merged, "\n".join(rendered for _, rendered in outcomes)
 

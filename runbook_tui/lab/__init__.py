@@ -13,6 +13,7 @@ commands.log, infra/scripts/*.php, and hosts/ (each host's file tree).
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from importlib import resources
@@ -43,6 +44,9 @@ class Lab:
         self._dir = Path(dir) if dir is not None else None
         self.state = LabState(phase)
         self.pfsense_port = self.backup_port = self.api_port = 0
+        # A new secret each start that every lab server presents and only this lab's inventory
+        # holds: how a run tells this lab from a tunnel to a real host on 127.0.0.1.
+        self.proof = secrets.token_hex(16)
         self._servers: list[Any] = []
         self._api: Any = None
         self.started = False
@@ -117,19 +121,20 @@ class Lab:
             pf = LabSSHServer(
                 "pfsense", self.pfsense.root, self.pfsense.shell, self.command_log, client_key,
                 pf_key, presented_key=generate_key() if f.hostkey_changed else None,
-                latency=f.latency, drop_after=f.ssh_drop_after,
+                latency=f.latency, drop_after=f.ssh_drop_after, proof=self.proof,
             )
             self._servers.append(pf)
             self.pfsense_port = await pf.start()
             bk = LabSSHServer(
                 "backup-host", self.backup_host.root, self.backup_host.shell, self.command_log,
-                client_key, backup_key, latency=f.latency,
+                client_key, backup_key, latency=f.latency, proof=self.proof,
             )
             self._servers.append(bk)
             self.backup_port = await bk.start()
 
             self._api = KubeAPIServer(
-                command_log=self.command_log, target="cluster", exec_classifier=exec_is_mutating
+                command_log=self.command_log, target="cluster", exec_classifier=exec_is_mutating,
+                proof=self.proof,
             )
             self._api.forbidden |= f.api_forbidden
             self._api.latency = f.latency
@@ -149,7 +154,7 @@ class Lab:
             f"[127.0.0.1]:{self.backup_port} {backup_key.export_public_key().decode().strip()}\n",
             encoding="utf-8",
         )
-        write_inventory(self.dir, self.pfsense_port, self.backup_port)
+        write_inventory(self.dir, self.pfsense_port, self.backup_port, self.proof)
         self.started = True
         return self
 

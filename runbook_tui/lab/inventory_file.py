@@ -65,12 +65,13 @@ SCRIPTS = {
 }
 
 
-def inventory(dir: Path, pfsense_port: int, backup_port: int) -> dict[str, Any]:
+def inventory(dir: Path, pfsense_port: int, backup_port: int, proof: str | None = None) -> dict[str, Any]:
     dir = Path(dir)
     key, known = str(dir / "id_ed25519"), str(dir / "known_hosts")
     scripts = dir / "infra" / "scripts"
     return {
         "lab": True,
+        "lab_proof": proof,
         "targets": {
             "pfsense": {"ssh": {"host": "127.0.0.1", "port": pfsense_port, "user": "admin",
                                 "key": key, "known_hosts": known}},
@@ -109,9 +110,10 @@ def inventory(dir: Path, pfsense_port: int, backup_port: int) -> dict[str, Any]:
     }
 
 
-def write_inventory(dir: Path, pfsense_port: int, backup_port: int) -> Path:
+def write_inventory(dir: Path, pfsense_port: int, backup_port: int, proof: str | None = None) -> Path:
     path = Path(dir) / "inventory.yaml"
     text = "# Written by `runbook-tui lab`: the rehearsal lab's targets, all on 127.0.0.1.\n"
-    text += yaml.safe_dump(inventory(dir, pfsense_port, backup_port), sort_keys=False)
+    text += yaml.safe_dump(inventory(dir, pfsense_port, backup_port, proof), sort_keys=False)
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)  # it holds the lab's proof
     return path

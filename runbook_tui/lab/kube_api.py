@@ -26,6 +26,7 @@ from typing import Any, Callable
 import yaml
 from aiohttp import web
 
+from runbook_tui.lab.proof import PROOF_HEADER
 from runbook_tui.lab.command_log import CommandLog
 from runbook_tui.lab.kube_exec import ExecHandler, serve_exec
 from runbook_tui.lab.kube_patch import PatchError, json_patch, merge_patch, strategic_merge_patch
@@ -90,6 +91,7 @@ class KubeAPIServer:
         user: str = "lab",
         exec_classifier: Callable[[list[str]], bool] | None = None,
         registry: ResourceRegistry | None = None,
+        proof: str | None = None,
     ):
         self.store = Store(registry)
         self.command_log = command_log
@@ -99,6 +101,7 @@ class KubeAPIServer:
         self.token = token
         self.user = user
         self.exec_classifier = exec_classifier
+        self.proof = proof  # sent on every response as PROOF_HEADER (see workspace.lab_proven)
         self.forbidden: set[str] = set()  # plurals (or "pods/exec") answered with 403
         self.latency: float = 0.0  # seconds added to every request
         self._log_provider: LogProvider | None = None
@@ -137,6 +140,8 @@ class KubeAPIServer:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
         app.router.add_route("*", "/{path:.*}", self._dispatch)
+        if self.proof:
+            app.on_response_prepare.append(self._present_proof)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -144,6 +149,9 @@ class KubeAPIServer:
         self._host = host
         self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self._port
+
+    async def _present_proof(self, request: web.Request, response: web.StreamResponse) -> None:
+        response.headers[PROOF_HEADER] = self.proof or ""  # lab.proof
 
     async def stop(self) -> None:
         self.store.close_all_watches()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from runbook_tui.lab.command_log import CommandLog
+from runbook_tui.lab.proof import lab_version
 from runbook_tui.lab.shell import Shell
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class LabSSHServer:
         presented_key: "asyncssh.SSHKey | None" = None,
         latency: float = 0.0,
         drop_after: int | None = None,
+        proof: str | None = None,
     ):
         self.name = name
         self.root = Path(root)
@@ -50,6 +52,7 @@ class LabSSHServer:
         self.presented_key = presented_key or host_key  # what the server shows
         self.latency = latency
         self.drop_after = drop_after
+        self.proof = proof  # presented in the SSH version line (see workspace.lab_proven)
         self.commands_received = 0
         self.port = 0
         self._acceptor: Any = None
@@ -77,6 +80,7 @@ class LabSSHServer:
             port,
             server_factory=_Server,
             server_host_keys=[self.presented_key],
+            **({"server_version": lab_version(self.proof)} if self.proof else {}),
             authorized_client_keys=authorized,
             process_factory=self._handle,
             sftp_factory=self._sftp_factory(),
