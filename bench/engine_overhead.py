@@ -30,9 +30,9 @@ from sshserver import OpenSSHServer, SSHTestServer  # noqa: E402
 from runbook_tui.engine import events as ev  # noqa: E402
 from runbook_tui.engine.gates import AutoGates  # noqa: E402
 from runbook_tui.engine.runner import Engine  # noqa: E402
-from runbook_tui.inventory import Inventory, Target  # noqa: E402
-from runbook_tui.journal import Journal  # noqa: E402
-from runbook_tui.model import Procedure  # noqa: E402
+from runbook_tui.language.inventory import Inventory, Target  # noqa: E402
+from runbook_tui.headless.journal import Journal  # noqa: E402
+from runbook_tui.language.model import Procedure  # noqa: E402
 from runbook_tui.transports.ssh import SSHPool  # noqa: E402
 
 

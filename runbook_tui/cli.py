@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runbook_tui.errors import Problem
-    from runbook_tui.inventory import Inventory
-    from runbook_tui.loader import Catalog
+    from runbook_tui.language.inventory import Inventory
+    from runbook_tui.language.loader import Catalog
 
 from runbook_tui import cli_options, cli_run
 from runbook_tui.textsafe import printable
@@ -42,13 +42,13 @@ class Command:
 def _procedures_dir(args: argparse.Namespace) -> Path:
     if args.procedures:
         return Path(args.procedures)
-    from runbook_tui.loader import default_procedures_dir
+    from runbook_tui.language.loader import default_procedures_dir
 
     return default_procedures_dir()
 
 
 def catalog_for(args: argparse.Namespace, inventory: Inventory | None = None) -> Catalog:
-    from runbook_tui.loader import Catalog
+    from runbook_tui.language.loader import Catalog
 
     return Catalog(_procedures_dir(args), inventory=inventory)
 
@@ -118,7 +118,7 @@ def configure_validate(parser: argparse.ArgumentParser) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from runbook_tui.errors import ProcedureError
-    from runbook_tui.loader import Catalog, check_inventory_files, find_inventory, load_inventory, load_procedure
+    from runbook_tui.language.loader import Catalog, check_inventory_files, find_inventory, load_inventory, load_procedure
 
     problems: list[Problem] = []
     invalid: set[str] = set()
@@ -189,7 +189,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def configure_graph(parser: argparse.ArgumentParser) -> None:
-    from_graph = ("text", "mermaid", "dot")  # runbook_tui.graph.FORMATS, without importing it
+    from_graph = ("text", "mermaid", "dot")  # runbook_tui.language.graph.FORMATS, without importing it
     parser.add_argument(
         "procedure", metavar="PROC", help="a procedure id (from --procedures) or a path to its file"
     )
@@ -197,7 +197,7 @@ def configure_graph(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from runbook_tui.graph import render
+    from runbook_tui.language.graph import render
 
     procedure = catalog_for(args).get(args.procedure)
     sys.stdout.write(render(procedure, args.format))
@@ -218,7 +218,7 @@ def configure_schema(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from runbook_tui.schema import SCHEMAS
+    from runbook_tui.language.schema import SCHEMAS
 
     print(json.dumps(SCHEMAS[args.kind](), indent=2))
     return 0
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[name].run(args)
     except ProcedureError as exc:
-        from runbook_tui.loader import ProcedureNotFound
+        from runbook_tui.language.loader import ProcedureNotFound
 
         if isinstance(exc, ProcedureNotFound):
             print(f"{PROG}: {printable(str(exc))}", file=sys.stderr)  # a sentence, not a list of positions

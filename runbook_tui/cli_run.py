@@ -58,7 +58,7 @@ def _add_answers(p: argparse.ArgumentParser) -> None:
 
 
 def _gates(args: argparse.Namespace, lab: bool):
-    from runbook_tui.console import TerminalGates
+    from runbook_tui.headless.console import TerminalGates
     from runbook_tui.engine.gates import AutoGates
 
     if args.yes or not sys.stdin.isatty():
@@ -67,7 +67,7 @@ def _gates(args: argparse.Namespace, lab: bool):
 
 
 def _reporter(args: argparse.Namespace):
-    from runbook_tui.console import ConsoleReporter, JsonReporter
+    from runbook_tui.headless.console import ConsoleReporter, JsonReporter
 
     return JsonReporter() if args.json else ConsoleReporter()
 
@@ -114,7 +114,7 @@ def _fail(exc: RunbookError) -> int:
     if isinstance(exc, ProcedureError):
         sys.stderr.write(f"{len(exc.problems)} problem(s).\n")
     from runbook_tui.engine.inputs import InputError
-    from runbook_tui.locks import LockHeld
+    from runbook_tui.engine.locks import LockHeld
 
     if isinstance(exc, LockHeld):
         return EXIT_ABORTED
@@ -152,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _resume(args: argparse.Namespace) -> int:
     from runbook_tui.engine.inputs import parse_sets
-    from runbook_tui.journal import resume_state, run_path
+    from runbook_tui.headless.journal import resume_state, run_path
     from runbook_tui.workspace import Workspace
 
     start, _ = resume_state(run_path(args.run_id))
@@ -182,7 +182,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     import time
 
-    from runbook_tui.journal import list_runs, read_events, run_path
+    from runbook_tui.headless.journal import list_runs, read_events, run_path
 
     try:
         if args.action == "list":
@@ -200,7 +200,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             return EXIT_INVALID
         path = run_path(args.run_id)
         if args.action == "report":
-            from runbook_tui.report import markdown_report
+            from runbook_tui.headless.report import markdown_report
 
             text = markdown_report(path)
             if args.output:
@@ -210,7 +210,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(text)
             return EXIT_OK
-        from runbook_tui.console import ConsoleReporter
+        from runbook_tui.headless.console import ConsoleReporter
         from runbook_tui.engine.events import event_from_dict
 
         reporter = ConsoleReporter()

@@ -14,8 +14,8 @@ from typing import Any, Sequence
 from runbook_tui.engine.gates import Gates
 from runbook_tui.engine.runner import Engine, ResumeState, RunOptions
 from runbook_tui.errors import RunbookError
-from runbook_tui.inventory import Inventory
-from runbook_tui.model import Procedure
+from runbook_tui.language.inventory import Inventory
+from runbook_tui.language.model import Procedure
 
 
 class WorkspaceError(RunbookError):
@@ -45,7 +45,7 @@ class Workspace:
         lab_dir: str | None = None,
         accept_host_keys: Sequence[str] = (),
     ) -> "Workspace":
-        from runbook_tui.loader import Catalog, default_procedures_dir, find_inventory, load_inventory
+        from runbook_tui.language.loader import Catalog, default_procedures_dir, find_inventory, load_inventory
 
         lab_obj = None
         if lab:
@@ -99,8 +99,8 @@ class Workspace:
         wait_for_lock: bool = False,
         run_id: str | None = None,
     ) -> Engine:
-        from runbook_tui.journal import Journal
-        from runbook_tui.locks import TargetLocks
+        from runbook_tui.headless.journal import Journal
+        from runbook_tui.engine.locks import TargetLocks
 
         if resume is not None:
             dry_run, offline = resume.dry_run, resume.offline
@@ -119,7 +119,7 @@ class Workspace:
                       options=options, catalog=self.catalog, resume=resume.state if resume else None)
 
     def _locks_dir(self) -> Path:
-        from runbook_tui.journal import state_dir
+        from runbook_tui.headless.journal import state_dir
 
         # Beside the journal: a workspace given its own journal folder (a test) keeps to it.
         return self.journal_dir.parent / "locks" if self.journal_dir else state_dir() / "locks"
@@ -137,8 +137,8 @@ class Workspace:
         from runbook_tui.engine.gates import operator
         from runbook_tui.engine.inputs import InputError, coerce
         from runbook_tui.engine.redact import MASK
-        from runbook_tui.journal import lock_for, resume_state, run_path
-        from runbook_tui.locks import Holder
+        from runbook_tui.headless.journal import lock_for, resume_state, run_path
+        from runbook_tui.engine.locks import Holder
 
         path = Path(run) if run.endswith(".jsonl") and Path(run).exists() else run_path(run, self.journal_dir)
         lock = lock_for(path)

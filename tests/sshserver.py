@@ -27,7 +27,7 @@ from pathlib import Path
 
 import asyncssh
 
-from runbook_tui.inventory import SSHTarget
+from runbook_tui.language.inventory import SSHTarget
 
 Proc = asyncssh.SSHServerProcess
 Handler = Callable[["SSHTestServer", Proc, list[str]], Awaitable[None]]

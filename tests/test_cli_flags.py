@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_tui.journal import list_runs
+from runbook_tui.headless.journal import list_runs
 from runbook_tui.lab import Lab
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runbook_tui.engine import events as ev
-from runbook_tui.journal import Journal, list_runs, read_events, resume_state
+from runbook_tui.headless.journal import Journal, list_runs, read_events, resume_state
 
 PROC = """\
 id: echo-it
@@ -144,7 +144,7 @@ def test_a_flood_writes_a_bounded_journal(tmp_path, env):
     done = run(tmp_path, env, str(flood))
     assert done.returncode == 0, done.stderr
     (path,) = (tmp_path / "state" / "runs").glob("*.jsonl")
-    from runbook_tui.journal import STEP_CAP
+    from runbook_tui.headless.journal import STEP_CAP
 
     # The step cap plus the bounded result a resume needs (64 KiB of output tail); unbounded: ~40 MB.
     assert path.stat().st_size < STEP_CAP + 256 * 1024

@@ -14,8 +14,8 @@ import pytest
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import AutoGates, GateAnswer, GateRequest
 from runbook_tui.engine.runner import Engine, RunOptions
-from runbook_tui.inventory import Inventory, Target
-from runbook_tui.model import Procedure
+from runbook_tui.language.inventory import Inventory, Target
+from runbook_tui.language.model import Procedure
 from sshserver import SSHTestServer
 
 
@@ -439,7 +439,7 @@ async def test_cancel_still_runs_cleanup(tmp_path: Path):
 
 
 async def test_resume_after_undo_runs_the_undone_step_again(tmp_path: Path):
-    from runbook_tui.journal import Journal, resume_state
+    from runbook_tui.headless.journal import Journal, resume_state
 
     log = tmp_path / "log"
     proc = make([

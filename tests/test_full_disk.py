@@ -95,7 +95,7 @@ def test_a_read_only_state_folder_is_one_sentence(tmp_path: Path) -> None:
 
 def test_the_journal_meets_enospc_without_raising(tmp_path: Path) -> None:
     from runbook_tui.engine import events as ev
-    from runbook_tui.journal import Journal
+    from runbook_tui.headless.journal import Journal
 
     with tmpfs(tmp_path / "disk", "64k") as disk:
         journal = Journal(disk / "runs")

@@ -36,8 +36,8 @@ def imported_after(code: str) -> set[str]:
 
 def test_model_loader_templating_and_cli_import_nothing_heavy() -> None:
     loaded = imported_after(
-        "import runbook_tui.model, runbook_tui.loader, runbook_tui.templating, runbook_tui.cli,"
-        " runbook_tui.graph, runbook_tui.schema, runbook_tui.yaml_source"
+        "import runbook_tui.language.model, runbook_tui.language.loader, runbook_tui.language.templating, runbook_tui.cli,"
+        " runbook_tui.language.graph, runbook_tui.language.schema, runbook_tui.language.yaml_source"
     )
     assert "pydantic" in loaded and "jinja2" in loaded  # the probe really imported them
     assert loaded.isdisjoint(HEAVY), loaded & set(HEAVY)
@@ -46,7 +46,7 @@ def test_model_loader_templating_and_cli_import_nothing_heavy() -> None:
 def test_validating_procedures_imports_nothing_heavy() -> None:
     samples = Path(__file__).parent / "data" / "procedures"
     loaded = imported_after(
-        f"from runbook_tui.loader import Catalog\nprocs, problems = Catalog({str(samples)!r}).load_all()\n"
+        f"from runbook_tui.language.loader import Catalog\nprocs, problems = Catalog({str(samples)!r}).load_all()\n"
         "assert procs and not problems, problems"
     )
     assert loaded.isdisjoint(HEAVY), loaded & set(HEAVY)

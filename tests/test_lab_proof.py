@@ -91,7 +91,7 @@ async def test_only_a_lab_that_presents_its_proof_relaxes_typed_gates(tmp_path: 
 
 
 async def test_the_lab_api_presents_its_proof_even_when_it_refuses(tmp_path: Path) -> None:
-    from runbook_tui.inventory import Inventory
+    from runbook_tui.language.inventory import Inventory
     from runbook_tui.lab.proof import proven
 
     async with Lab(tmp_path / "lab", faults=["api-forbidden=nodes", "latency=0.2"]) as lab:

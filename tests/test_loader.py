@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runbook_tui.errors import ProcedureError
-from runbook_tui.loader import (
+from runbook_tui.language.loader import (
     MAX_BYTES,
     Catalog,
     ProcedureNotFound,
@@ -21,7 +21,7 @@ from runbook_tui.loader import (
     load_procedure,
     load_procedure_text,
 )
-from runbook_tui.model import ACTIONS, K8S_VERBS, SourceLoc
+from runbook_tui.language.model import ACTIONS, K8S_VERBS, SourceLoc
 
 TESTS = Path(__file__).parent
 CORPUS = TESTS / "corpus"

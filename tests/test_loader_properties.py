@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runbook_tui.errors import ProcedureError
-from runbook_tui.inventory import Inventory
-from runbook_tui.loader import load_inventory, load_inventory_text, load_procedure, load_procedure_text
-from runbook_tui.model import K8S_VERBS, Procedure
-from runbook_tui.procedure_checks import K8S_NEEDS
+from runbook_tui.language.inventory import Inventory
+from runbook_tui.language.loader import load_inventory, load_inventory_text, load_procedure, load_procedure_text
+from runbook_tui.language.model import K8S_VERBS, Procedure
+from runbook_tui.language.procedure_checks import K8S_NEEDS
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from runbook_tui.cli import main
-from runbook_tui.loader import Catalog
+from runbook_tui.language.loader import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = ROOT / "procedures"
@@ -84,7 +84,7 @@ def test_example_inventory_matches_the_lab_contract():
     import yaml
 
     from runbook_tui.lab.inventory_file import inventory
-    from runbook_tui.loader import load_inventory
+    from runbook_tui.language.loader import load_inventory
 
     example = load_inventory(ROOT / "inventory.example.yaml")
     assert set(example.targets) == {"pfsense", "backup-host", "cluster"}
@@ -120,7 +120,7 @@ def test_terraform_applies_the_plan_that_was_shown(pid: str, plan: str, apply: s
     """The gated apply runs the saved plan file (unique per run), never a fresh plan."""
     import re
 
-    from runbook_tui.templating import render_command
+    from runbook_tui.language.templating import render_command
 
     steps = {s.id: s for s in Catalog(PROCEDURES).get(pid).steps}
     files = []
@@ -138,7 +138,7 @@ def test_terraform_applies_the_plan_that_was_shown(pid: str, plan: str, apply: s
 
 def test_alias_gone_fails_when_the_listing_fails():
     """A failing `php -r` (no output, exit 255) must not read as "the alias is gone"."""
-    from runbook_tui.templating import evaluate
+    from runbook_tui.language.templating import evaluate
 
     step = next(s for s in Catalog(PROCEDURES).get("decommission-metallb").steps if s.id == "alias-gone")
     assert "|" not in step.run  # a pipeline's exit code would be the last command's

@@ -8,8 +8,8 @@ import asyncio
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import AutoGates
 from runbook_tui.engine.runner import Engine, ResumeState, RunOptions
-from runbook_tui.inventory import Inventory
-from runbook_tui.model import Procedure
+from runbook_tui.language.inventory import Inventory
+from runbook_tui.language.model import Procedure
 
 
 def proc() -> Procedure:

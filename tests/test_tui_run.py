@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, Input
 
-from runbook_tui.journal import list_runs
+from runbook_tui.headless.journal import list_runs
 from test_tui_support import ROOT, events, home_ready, make_app, run_finished, screen_is, start, wait_for
 
 

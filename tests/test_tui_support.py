@@ -15,7 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Switch
 
-from runbook_tui.journal import read_events
+from runbook_tui.headless.journal import read_events
 from runbook_tui.tui.app import RunbookApp
 
 ROOT = Path(__file__).resolve().parent.parent

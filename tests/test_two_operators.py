@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_tui.locks import FileLock, Holder, LockHeld
+from runbook_tui.engine.locks import FileLock, Holder, LockHeld
 from test_resume import crash_mid_run, journal
 from test_tui_support import home_ready, make_app, screen_is, wait_for
 
@@ -187,7 +187,7 @@ async def test_the_tui_refuses_a_run_another_process_is_resuming(tmp_path: Path,
     log, release = crash_mid_run(tmp_path, env)
     path = journal(tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from runbook_tui.locks import *; from runbook_tui.journal import lock_for;"
+        "import sys, time; from runbook_tui.engine.locks import *; from runbook_tui.headless.journal import lock_for;"
         f"lock_for({str(path)!r}).acquire(Holder('someone@elsewhere', 4242, time.time(), 'x'));"
         "print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     try:
@@ -212,7 +212,7 @@ async def test_the_tui_refuses_a_run_another_process_is_resuming(tmp_path: Path,
 def test_file_lock_releases_on_death_and_names_the_dead(tmp_path: Path) -> None:
     path = tmp_path / "x.lock"
     child = subprocess.Popen([sys.executable, "-c", (
-        "import time; from runbook_tui.locks import FileLock, Holder;"
+        "import time; from runbook_tui.engine.locks import FileLock, Holder;"
         f"FileLock({str(path)!r}, 'x').acquire(Holder('op@h', 7, time.time(), 'r1'));"
         "print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "held"

@@ -17,15 +17,15 @@ from pydantic import ValidationError
 
 from runbook_tui.engine.inputs import InputError, coerce
 from runbook_tui.errors import ProcedureError
-from runbook_tui.inventory import Inventory, SSHTarget
-from runbook_tui.loader import (
+from runbook_tui.language.inventory import Inventory, SSHTarget
+from runbook_tui.language.loader import (
     Catalog,
     check_inventory_files,
     default_procedures_dir,
     load_inventory,
     load_procedure_text,
 )
-from runbook_tui.model import InputSpec
+from runbook_tui.language.model import InputSpec
 
 TESTS = Path(__file__).parent
 SAMPLES = TESTS / "data" / "procedures"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from runbook_tui.transports.base import OutputCallback
 
 if TYPE_CHECKING:
-    from runbook_tui.inventory import Inventory
+    from runbook_tui.language.inventory import Inventory
     from runbook_tui.transports.pool import Transports
 
 

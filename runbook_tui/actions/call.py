@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
-from runbook_tui.model import StepBody
-from runbook_tui.templating import render_value
+from runbook_tui.language.model import StepBody
+from runbook_tui.language.templating import render_value
 
 
 def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:

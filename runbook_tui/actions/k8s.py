@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 
 from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
-from runbook_tui.model import StepBody
-from runbook_tui.templating import render_command, render_text, render_value
+from runbook_tui.language.model import StepBody
+from runbook_tui.language.templating import render_command, render_text, render_value
 
 
 def _opt(value: Any, tctx: dict[str, Any]) -> Any:

@@ -8,8 +8,8 @@ import signal
 from typing import Any
 
 from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
-from runbook_tui.model import StepBody
-from runbook_tui.templating import render_command, render_text
+from runbook_tui.language.model import StepBody
+from runbook_tui.language.templating import render_command, render_text
 from runbook_tui.transports.base import TailBuffer
 
 

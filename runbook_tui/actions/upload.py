@@ -11,8 +11,8 @@ from typing import Any
 
 from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
 from runbook_tui.errors import RunbookError
-from runbook_tui.model import StepBody
-from runbook_tui.templating import render_text
+from runbook_tui.language.model import StepBody
+from runbook_tui.language.templating import render_text
 
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from runbook_tui.errors import RunbookError
-from runbook_tui.inventory import Inventory
-from runbook_tui.model import Procedure
-from runbook_tui.templating import evaluate
+from runbook_tui.language.inventory import Inventory
+from runbook_tui.language.model import Procedure
+from runbook_tui.language.templating import evaluate
 from runbook_tui.transports.pool import Transports
 
 

@@ -6,10 +6,10 @@ import ipaddress
 import re
 from typing import Any
 
-from runbook_tui import templating
+from runbook_tui.language import templating
 from runbook_tui.errors import RunbookError
-from runbook_tui.model import InputSpec, Procedure
-from runbook_tui.yaml_source import SourceError, read_value
+from runbook_tui.language.model import InputSpec, Procedure
+from runbook_tui.language.yaml_source import SourceError, read_value
 
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}

@@ -23,10 +23,10 @@ from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import FAILURE_CHOICES, GateAnswer, GateRequest, Gates, operator
 from runbook_tui.engine.redact import MASK, Redactor, digest_only
 from runbook_tui.errors import RunbookError
-from runbook_tui.inventory import Inventory
-from runbook_tui.locks import ChangeLock, Holder, LockHeld
-from runbook_tui.model import Procedure, Retry, Step, StepBody
-from runbook_tui.templating import TemplateProblem, evaluate, render_text
+from runbook_tui.language.inventory import Inventory
+from runbook_tui.engine.locks import ChangeLock, Holder, LockHeld
+from runbook_tui.language.model import Procedure, Retry, Step, StepBody
+from runbook_tui.language.templating import TemplateProblem, evaluate, render_text
 from runbook_tui.transports.pool import Transports
 
 Subscriber = Callable[[ev.Event], None]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
-    from runbook_tui.inventory import Inventory
+    from runbook_tui.language.inventory import Inventory
 
 PROOF_HEADER = "X-Runbook-Tui-Lab"
 TIMEOUT = 10.0  # a lab with --fault latency answers late, a real host never says the words

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from runbook_tui.errors import KubeError, StepTimeout
-from runbook_tui.inventory import KubeTarget
+from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.base import CommandResult, OutputCallback, TailBuffer
 
 #: on_event(event_type, obj) while waiting: ADDED / MODIFIED / DELETED as the watch sees them.

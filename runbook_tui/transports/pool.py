@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Collection
 
 from runbook_tui.errors import TransportError
-from runbook_tui.inventory import Inventory
+from runbook_tui.language.inventory import Inventory
 
 if TYPE_CHECKING:
     from runbook_tui.transports.kube import KubePool

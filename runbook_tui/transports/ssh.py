@@ -25,7 +25,7 @@ from runbook_tui.errors import (
     StepTimeout,
     TransportError,
 )
-from runbook_tui.inventory import SSHTarget
+from runbook_tui.language.inventory import SSHTarget
 from runbook_tui.transports.base import CommandResult, OutputCallback, TailBuffer
 
 if TYPE_CHECKING:  # asyncssh is imported lazily at first use: it is slow to import

@@ -86,7 +86,7 @@ class HomeScreen(Screen):
 
     @work(group="home-load", exclusive=True, exit_on_error=False)
     async def load_procedures(self) -> None:
-        from runbook_tui.journal import last_outcomes
+        from runbook_tui.headless.journal import last_outcomes
 
         ws = self.app.workspace
         procedures, problems = await asyncio.to_thread(ws.catalog.load_all)

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from runbook_tui.engine.inputs import InputError, coerce, resolve
-from runbook_tui.model import InputSpec, Procedure
+from runbook_tui.language.model import InputSpec, Procedure
 from runbook_tui.textsafe import printable
 from runbook_tui.tui.mode import Mode
 from runbook_tui.tui.widgets.mode_banner import ModeBanner

@@ -17,7 +17,7 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from runbook_tui.engine import events as ev
-from runbook_tui.model import Procedure
+from runbook_tui.language.model import Procedure
 from runbook_tui.textsafe import printable
 from runbook_tui.tui.messages import RunsChanged
 from runbook_tui.tui.mode import Mode
@@ -174,7 +174,7 @@ class RunScreen(Screen):
     def _render_why(self, why: str | None) -> str | None:
         if not why or "{" not in why or self.engine is None:
             return why
-        from runbook_tui.templating import render_text
+        from runbook_tui.language.templating import render_text
 
         try:
             return render_text(why, self.engine.context())

@@ -46,7 +46,7 @@ def describe(e: dict[str, Any]) -> str:
         return f"answered {'yes' if e['approved'] else 'no'}" + (f" ({e['choice']})" if e.get("choice") else "") + (
             f": {e['reason']}" if e.get("reason") else "")
     if kind == "output_truncated":
-        from runbook_tui.journal import truncation_text
+        from runbook_tui.headless.journal import truncation_text
 
         return truncation_text(e)
     return kind
@@ -90,7 +90,7 @@ class RunsScreen(Screen):
 
     @work(group="runs-load", exclusive=True, exit_on_error=False)
     async def action_reload(self) -> None:
-        from runbook_tui.journal import list_runs
+        from runbook_tui.headless.journal import list_runs
 
         self.runs = await asyncio.to_thread(list_runs, self.directory)
         table = self.query_one("#runs", DataTable)
@@ -115,7 +115,7 @@ class RunsScreen(Screen):
 
     @work(group="timeline", exclusive=True, exit_on_error=False)
     async def show_timeline(self) -> None:
-        from runbook_tui.journal import read_events
+        from runbook_tui.headless.journal import read_events
 
         run = self.selected
         if run is None:
@@ -138,7 +138,7 @@ class RunsScreen(Screen):
         self.query_one("#runs-status", Static).update(status + "[/]")
 
     def action_export(self) -> None:
-        from runbook_tui.report import markdown_report
+        from runbook_tui.headless.report import markdown_report
 
         run = self.selected
         if run is None:

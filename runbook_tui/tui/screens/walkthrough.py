@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Input, Markdown, Static
 
-from runbook_tui.model import Step
+from runbook_tui.language.model import Step
 from runbook_tui.textsafe import printable
 from runbook_tui.tui.screens.run import RunScreen
 from runbook_tui.tui.widgets.mode_banner import ModeBanner

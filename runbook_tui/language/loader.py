@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runbook_tui import procedure_checks
+from runbook_tui.language import procedure_checks
 from runbook_tui.errors import Problem, ProcedureError
-from runbook_tui.inventory import Inventory, KubeTarget, SSHTarget, Target, host_is_option
-from runbook_tui.model import Procedure, SourceLoc, StepBody
-from runbook_tui.validation import check_keys, did_you_mean, key_subject, pydantic_problems, show, subject
-from runbook_tui.yaml_source import MAX_BYTES, Document, SourceError, SourceMap, decode, read_yaml
+from runbook_tui.language.inventory import Inventory, KubeTarget, SSHTarget, Target, host_is_option
+from runbook_tui.language.model import Procedure, SourceLoc, StepBody
+from runbook_tui.language.pydantic_problems import check_keys, did_you_mean, key_subject, pydantic_problems, show, subject
+from runbook_tui.language.yaml_source import MAX_BYTES, Document, SourceError, SourceMap, decode, read_yaml
 
 __all__ = [
     "MAX_BYTES",
@@ -411,7 +411,7 @@ def find_inventory(explicit: str | os.PathLike[str] | None) -> Path | None:
 
 def default_procedures_dir() -> Path:
     """The procedures shipped with the project: the top-level ``procedures/`` folder."""
-    return Path(__file__).resolve().parent.parent / "procedures"
+    return Path(__file__).resolve().parents[2] / "procedures"
 
 
 # ---------------------------------------------------------------- catalog

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 from runbook_tui.errors import RunbookError
 
 if TYPE_CHECKING:
-    from runbook_tui.inventory import Inventory
+    from runbook_tui.language.inventory import Inventory
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from runbook_tui.model import Procedure, StepBody
+from runbook_tui.language.model import Procedure, StepBody
 
 FORMATS = ("text", "mermaid", "dot")
 

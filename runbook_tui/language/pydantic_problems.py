@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from runbook_tui.errors import Problem
-from runbook_tui.yaml_source import Path, SourceMap
+from runbook_tui.language.yaml_source import Path, SourceMap
 
 # (where, field): where = "step 'restart'", field = the rest of the path inside it.
 Describer = Callable[[Path], tuple[str, Path]]

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runbook_tui.journal import read_events, truncation_text
+from runbook_tui.headless.journal import read_events, truncation_text
 
 EXCERPT = 12
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runbook_tui import template_checks
+from runbook_tui.language import template_checks
 from runbook_tui.errors import Problem
-from runbook_tui.inventory import Inventory
-from runbook_tui.model import (
+from runbook_tui.language.inventory import Inventory
+from runbook_tui.language.model import (
     ACTIONS,
     K8S_VERBS,
     Confirm,
@@ -29,8 +29,8 @@ from runbook_tui.model import (
     TcpSpec,
     UploadSpec,
 )
-from runbook_tui.validation import check_keys, did_you_mean, show, subject
-from runbook_tui.yaml_source import Path, SourceMap
+from runbook_tui.language.pydantic_problems import check_keys, did_you_mean, show, subject
+from runbook_tui.language.yaml_source import Path, SourceMap
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ACTION_KEYS = {"assert": "assert"}  # the YAML key of each action is its name

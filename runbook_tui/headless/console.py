@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import GateAnswer, GateRequest
-from runbook_tui.journal import truncation_text
+from runbook_tui.headless.journal import truncation_text
 from runbook_tui.textsafe import printable
 
 MARKS = {

@@ -16,9 +16,9 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.parser import Parser
 
 from runbook_tui.errors import Problem
-from runbook_tui.templating import environment, is_template
-from runbook_tui.validation import did_you_mean
-from runbook_tui.yaml_source import Path, SourceMap
+from runbook_tui.language.templating import environment, is_template
+from runbook_tui.language.pydantic_problems import did_you_mean
+from runbook_tui.language.yaml_source import Path, SourceMap
 
 ALWAYS = frozenset({"inputs", "vars", "targets", "run"})
 RESERVED = ALWAYS | {"item", "result"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook_tui.model import ACTIONS, Procedure
+from runbook_tui.language.model import ACTIONS, Procedure
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"
@@ -109,7 +109,7 @@ def procedure_schema() -> dict[str, Any]:
 
 
 def inventory_schema() -> dict[str, Any]:
-    from runbook_tui.inventory import Inventory
+    from runbook_tui.language.inventory import Inventory
 
     schema = Inventory.model_json_schema(by_alias=True, mode="validation")
     _walk(schema, _fix_keywords)

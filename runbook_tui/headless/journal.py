@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from runbook_tui.engine import events as ev
 from runbook_tui.errors import RunbookError
-from runbook_tui.locks import FileLock, Holder
+from runbook_tui.engine.locks import FileLock, Holder
 
 STEP_CAP = 10 * 1024 * 1024
 RUN_CAP = 64 * 1024 * 1024
