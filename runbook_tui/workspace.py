@@ -9,13 +9,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from runbook_tui.engine.gates import Gates
 from runbook_tui.engine.runner import Engine, ResumeState, RunOptions
 from runbook_tui.errors import RunbookError
 from runbook_tui.language.inventory import Inventory
-from runbook_tui.language.model import Procedure
+from runbook_tui.language.model import Procedure, Step
 
 
 class WorkspaceError(RunbookError):
@@ -98,6 +98,8 @@ class Workspace:
         journal: bool = True,
         wait_for_lock: bool = False,
         run_id: str | None = None,
+        concurrency: int | None = None,
+        before_step: Callable[[Step], Awaitable[None]] | None = None,
     ) -> Engine:
         from runbook_tui.headless.journal import Journal
         from runbook_tui.engine.locks import TargetLocks
@@ -113,8 +115,10 @@ class Workspace:
             inventory_path=self.inventory_path, accept_host_keys=self.accept_host_keys,
             # A dry run changes nothing, so it excludes nobody (read-only runs never ask).
             change_lock=None if dry else TargetLocks(self._locks_dir(), self.inventory),
-            wait_for_lock=wait_for_lock,
+            wait_for_lock=wait_for_lock, before_step=before_step,
         )
+        if concurrency is not None:
+            options.concurrency = concurrency
         return Engine(procedure, self.inventory, inputs=inputs, gates=gates, subscribers=subs,
                       options=options, catalog=self.catalog, resume=resume.state if resume else None)
 

@@ -22,8 +22,6 @@ def proc() -> Procedure:
 
 async def test_before_step_holds_each_step_until_released():
     events: list[ev.Event] = []
-    engine = Engine(proc(), Inventory(), inputs={}, gates=AutoGates(yes=True), subscribers=[events.append],
-                    options=RunOptions(concurrency=1))
     held: list[str] = []
     gate = asyncio.Queue()
 
@@ -31,7 +29,8 @@ async def test_before_step_holds_each_step_until_released():
         held.append(step.id)
         await gate.get()
 
-    engine.before_step = before
+    engine = Engine(proc(), Inventory(), inputs={}, gates=AutoGates(yes=True), subscribers=[events.append],
+                    options=RunOptions(concurrency=1, before_step=before))
     task = asyncio.create_task(engine.run())
     for expected in ("a", "b", "c"):
         while len(held) < ("a", "b", "c").index(expected) + 1:
@@ -45,13 +44,13 @@ async def test_before_step_holds_each_step_until_released():
 
 async def test_cancel_while_held_aborts_cleanly():
     events: list[ev.Event] = []
-    engine = Engine(proc(), Inventory(), inputs={}, gates=AutoGates(yes=True), subscribers=[events.append])
     never = asyncio.Event()
 
     async def before(step) -> None:
         await never.wait()
 
-    engine.before_step = before
+    engine = Engine(proc(), Inventory(), inputs={}, gates=AutoGates(yes=True), subscribers=[events.append],
+                    options=RunOptions(before_step=before))
     task = asyncio.create_task(engine.run())
     await asyncio.sleep(0.05)
     task.cancel()

@@ -47,6 +47,8 @@ class RunOptions:
     # Taken before the plan gate of a run that changes things, held to its end (locks.py).
     change_lock: ChangeLock | None = None
     wait_for_lock: bool = False
+    # Awaited before each top-level step starts (a guided walkthrough holds its Next here).
+    before_step: Callable[[Step], Awaitable[None]] | None = None
 
     @property
     def mode(self) -> str:
@@ -137,8 +139,6 @@ class Engine:
         self._last_change: str | None = None
         self._skip_reason: str | None = None
         self._deps = procedure.dependencies()
-        # Awaited before each top-level step starts (a guided walkthrough holds its Next here).
-        self.before_step: Callable[[Step], Awaitable[None]] | None = None
         if resume:
             self._restore(resume)
 
@@ -473,8 +473,8 @@ class Engine:
     async def _run_step(self, step: Step, *, resumed: bool = False) -> str:
         """One step, start to finish. Whatever goes wrong inside is the step's failure, on the
         record, never an escaped exception that would end the run unjournaled."""
-        if self.before_step is not None and self.parent is None:
-            await self.before_step(step)
+        if self.options.before_step is not None and self.parent is None:
+            await self.options.before_step(step)
         started = time.monotonic()
         try:
             return await self._guarded_step(step, resumed, started)

@@ -100,7 +100,12 @@ class RunScreen(Screen):
             subscribers=[RunFeed(self.state, self.on_engine_event)],
             dry_run=self.mode.dry_run, offline=self.mode.offline, resume=self.resume,
             run_id=run_ids(self.procedure.id) if run_ids is not None else None,
+            **self.engine_options(),
         )
+
+    def engine_options(self) -> dict[str, Any]:
+        """What a kind of run screen asks of the engine (see WalkthroughScreen)."""
+        return {}
 
     def start(self) -> None:
         self.engine = self.make_engine()

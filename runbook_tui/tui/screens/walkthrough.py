@@ -1,7 +1,7 @@
 """Walkthrough: a procedure step by step, its ``why`` large, the state as registered so far
 beside what the step expects, and Next only once the previous step is done.
 
-The engine holds before each step on ``Engine.before_step`` until Next is pressed, and runs one
+The engine holds before each step on ``RunOptions.before_step`` until Next is pressed, and runs one
 step at a time; gates still ask as in any run.
 """
 
@@ -116,11 +116,9 @@ class WalkthroughScreen(RunScreen):
     def _header(self) -> str:
         return "[b]Walkthrough[/b] · " + super()._header()
 
-    def make_engine(self) -> Any:
-        engine = super().make_engine()
-        engine.before_step = self.before_step
-        engine.options.concurrency = 1  # one step at a time, in order
-        return engine
+    def engine_options(self) -> dict[str, Any]:
+        # One step at a time, in order, each held until Next is pressed.
+        return {"concurrency": 1, "before_step": self.before_step}
 
     async def before_step(self, step: Step) -> None:
         """The engine's hook: show the step, enable Next, wait for it."""
