@@ -1,22 +1,13 @@
-"""One module per step kind. Each has ``render(step, context) -> Rendered`` and
-``async execute(rendered, ActionContext) -> ActionResult``; ``upload`` also has ``preview``."""
+"""The step kinds: one module each, each exporting ``ACTION`` (an ``Action``, see base.py).
+
+``ACTIONS`` maps the YAML key that names a kind (``ssh``, ``upload``, ``k8s``...) to it.
+"""
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from runbook_tui.actions import assert_, call, k8s, local, manual, ssh, tcp, upload
+from runbook_tui.actions.base import Action
 
-_MODULES = {
-    "ssh": "ssh",
-    "upload": "upload",
-    "k8s": "k8s",
-    "local": "local",
-    "tcp": "tcp",
-    "manual": "manual",
-    "assert": "assert_",
-    "call": "call",
+ACTIONS: dict[str, Action] = {
+    module.ACTION.name: module.ACTION for module in (ssh, upload, k8s, local, tcp, manual, assert_, call)
 }
-
-
-def action_module(action: str) -> ModuleType:
-    return importlib.import_module(f"runbook_tui.actions.{_MODULES[action]}")

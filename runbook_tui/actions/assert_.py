@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.actions.base import ActionContext, ActionResult, ModuleAction, Rendered
 from runbook_tui.language.model import StepBody
 from runbook_tui.language.templating import evaluate
 
@@ -18,3 +18,6 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     if r.params["passed"]:
         return ActionResult(ok=True, data=True)
     return ActionResult(ok=False, data=False, message=f"assertion failed: {r.summary[7:]}")
+
+
+ACTION = ModuleAction("assert", render, execute)

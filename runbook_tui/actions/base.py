@@ -1,13 +1,18 @@
-"""What an action is: render a step into exactly what will run, then run it."""
+"""What a step kind is: render a step into exactly what will run, then run it.
+
+``Action`` is the one contract every step kind meets; the engine asks its capabilities
+(``preview``, ``needs_person``, ``timeout_slack``) and never compares kind names.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from runbook_tui.transports.base import OutputCallback
 
 if TYPE_CHECKING:
+    from runbook_tui.language.model import StepBody
     from runbook_tui.language.inventory import Inventory
     from runbook_tui.transports.pool import Transports
 
@@ -58,3 +63,56 @@ class ActionContext:
     timeout: float | None
     ask: Callable[..., Awaitable[Any]] | None = None  # engine-side gate helper (records answers)
     call: Callable[[str, dict[str, Any]], Awaitable[ActionResult]] | None = None
+
+
+class Action(Protocol):
+    """A step kind."""
+
+    name: str
+    # A person does the step (it waits for them): no timeout; the plan says "operator".
+    needs_person: bool
+
+    def render(self, step: "StepBody", context: dict[str, Any]) -> Rendered:
+        """Resolve every template: what this returns is what dry-run shows and what runs."""
+        ...
+
+    async def execute(self, rendered: Rendered, ctx: ActionContext) -> ActionResult: ...
+
+    async def preview(self, rendered: Rendered, ctx: ActionContext) -> str | None:
+        """What the step would change on its target, read without changing it (a dry run's
+        diff); None when the kind has nothing to show beyond ``rendered``."""
+        ...
+
+    def timeout_slack(self, step: "StepBody") -> float:
+        """Seconds added to the step's timeout, so that the action's own timeout, which says
+        more, speaks first."""
+        ...
+
+
+Render = Callable[["StepBody", dict[str, Any]], Rendered]
+Execute = Callable[[Rendered, ActionContext], Awaitable[ActionResult]]
+Preview = Callable[[Rendered, ActionContext], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class ModuleAction:
+    """An Action made of a module's functions: each step kind is one module of this package."""
+
+    name: str
+    render_fn: Render
+    execute_fn: Execute
+    preview_fn: Preview | None = None
+    needs_person: bool = False
+    slack: Callable[["StepBody"], float] | None = None
+
+    def render(self, step: "StepBody", context: dict[str, Any]) -> Rendered:
+        return self.render_fn(step, context)
+
+    async def execute(self, rendered: Rendered, ctx: ActionContext) -> ActionResult:
+        return await self.execute_fn(rendered, ctx)
+
+    async def preview(self, rendered: Rendered, ctx: ActionContext) -> str | None:
+        return await self.preview_fn(rendered, ctx) if self.preview_fn is not None else None
+
+    def timeout_slack(self, step: "StepBody") -> float:
+        return self.slack(step) if self.slack is not None else 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.actions.base import ActionContext, ActionResult, ModuleAction, Rendered
 from runbook_tui.language.model import StepBody
 from runbook_tui.language.templating import render_value
 
@@ -17,3 +17,6 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
 
 async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     return await ctx.call(r.params["procedure"], r.params["inputs"])
+
+
+ACTION = ModuleAction("call", render, execute)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.actions.base import ActionContext, ActionResult, ModuleAction, Rendered
 from runbook_tui.language.model import StepBody
 from runbook_tui.language.templating import render_command, render_text, render_value
 
@@ -130,3 +130,11 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
             message="" if res.exit_code == 0 else f"exit code {res.exit_code}", truncated=res.truncated,
         )
     raise ValueError(f"unknown verb {verb}")
+
+
+def _wait_slack(step: StepBody) -> float:
+    """A wait's own timeout speaks first, in kubectl's words ("timed out waiting for the condition")."""
+    return 5.0 if step.k8s == "wait" else 0.0
+
+
+ACTION = ModuleAction("k8s", render, execute, slack=_wait_slack)

@@ -7,7 +7,7 @@ import os
 import signal
 from typing import Any
 
-from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.actions.base import ActionContext, ActionResult, ModuleAction, Rendered
 from runbook_tui.language.model import StepBody
 from runbook_tui.language.templating import render_command, render_text
 from runbook_tui.transports.base import TailBuffer
@@ -77,3 +77,6 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
         message="" if code == 0 else f"exit code {code}",
         truncated=out.truncated or err.truncated,
     )
+
+
+ACTION = ModuleAction("local", render, execute)

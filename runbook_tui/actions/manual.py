@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.actions.base import ActionContext, ActionResult, ModuleAction, Rendered
 from runbook_tui.language.model import StepBody
 from runbook_tui.language.templating import render_text
 
@@ -20,3 +20,6 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     if answer.approved:
         return ActionResult(ok=True, message="done by hand", stdout=answer.reason or "")
     return ActionResult(ok=False, message="the operator did not confirm the manual step was done")
+
+
+ACTION = ModuleAction("manual", render, execute, needs_person=True)

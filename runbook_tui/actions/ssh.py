@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.actions.base import ActionContext, ActionResult, ModuleAction, Rendered
 from runbook_tui.language.model import StepBody
 from runbook_tui.language.templating import render_command
 
@@ -31,3 +31,6 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
         message="" if res.exit_code == 0 else f"exit code {res.exit_code}",
         truncated=res.truncated,
     )
+
+
+ACTION = ModuleAction("ssh", render, execute)

@@ -6,7 +6,7 @@ import asyncio
 import re
 from typing import Any
 
-from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.actions.base import ActionContext, ActionResult, ModuleAction, Rendered
 from runbook_tui.language.model import StepBody
 from runbook_tui.language.templating import TemplateProblem, render_value
 
@@ -49,3 +49,6 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     if isinstance(p["banner"], str) and not re.search(p["banner"], banner or ""):
         return ActionResult(ok=False, data=data, stdout=banner or "", message=f"banner {banner!r} does not match {p['banner']!r}")
     return ActionResult(ok=True, data=data, stdout=banner or "", message=f"connected to {p['host']}:{p['port']}")
+
+
+ACTION = ModuleAction("tcp", render, execute)

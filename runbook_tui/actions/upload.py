@@ -9,7 +9,7 @@ import posixpath
 import re
 from typing import Any
 
-from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.actions.base import ActionContext, ActionResult, ModuleAction, Rendered
 from runbook_tui.errors import RunbookError
 from runbook_tui.language.model import StepBody
 from runbook_tui.language.templating import render_text
@@ -118,3 +118,6 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     message = f"wrote {res.size} bytes to {r.target}:{res.dest}, sha256 verified"
     ctx.output("stdout", message)
     return ActionResult(ok=True, data={"dest": res.dest, "size": res.size, "sha256": res.sha256}, message=message)
+
+
+ACTION = ModuleAction("upload", render, execute, preview_fn=preview)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from typing import Any, Awaitable, Callable
 
-from runbook_tui.actions import action_module
-from runbook_tui.actions.base import ActionContext, ActionResult, Rendered
+from runbook_tui.actions import ACTIONS
+from runbook_tui.actions.base import Action, ActionContext, ActionResult, Rendered
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import FAILURE_CHOICES, GateAnswer, GateRequest, Gates, operator
 from runbook_tui.engine.redact import MASK, Redactor, digest_only
@@ -530,9 +530,9 @@ class Engine:
                 raise _Stop("refused", f"step {sid} was in flight; re-running it was not confirmed")
 
         mutating = step.is_mutating
-        module = action_module(step.action)
+        action = ACTIONS[step.action]
         if self.options.offline or (dry and mutating):
-            return await self._would_run(step, module, items, context, started)
+            return await self._would_run(step, action, items, context, started)
         if mutating:
             self._check_record(f"step {sid}")
 
@@ -544,9 +544,9 @@ class Engine:
         # Downstream of a change not made, polling cannot succeed: one attempt says as much.
         once = speculative
         if step.foreach is None:
-            result, rendered = await self._attempts(step, module, context, None, once=once)
+            result, rendered = await self._attempts(step, action, context, None, once=once)
         else:
-            result, rendered = await self._fan_out(step, module, context, items, once=once)
+            result, rendered = await self._fan_out(step, action, context, items, once=once)
         status = "ok" if result.ok else "failed"
         if status == "failed" and speculative and not result.unreachable:
             self._speculative.add(sid)
@@ -573,22 +573,24 @@ class Engine:
             raise TemplateProblem(f"foreach must give a list, got {type(items).__name__}")
         return list(items)
 
-    async def _would_run(self, step: Step, module: Any, items: list[Any], context: dict[str, Any], started: float) -> str:
+    async def _would_run(self, step: Step, action: Action, items: list[Any], context: dict[str, Any], started: float) -> str:
         sid = step.id
         lines, details, unreachable = [], [], []
         for item in items:
             ctx = context if step.foreach is None else {**context, "item": item}
             try:
-                r = module.render(step, ctx)
+                r = action.render(step, ctx)
             except (TemplateProblem, RunbookError) as exc:
                 lines.append(f"(rendered at run time: {exc})")
                 continue
             lines.append(r.summary)
             if r.detail:
                 details.append(r.detail)
-            if r.action == "upload" and not self.options.offline:
+            if not self.options.offline:
                 try:
-                    details.append(await module.preview(r, self._action_context(step, sid)))
+                    shown = await action.preview(r, self._action_context(step, sid))
+                    if shown is not None:
+                        details.append(shown)
                 except RunbookError as exc:
                     # The target could not be read (a changed host key, no route): the rehearsal
                     # has not shown what would change, so it must not pass.
@@ -656,9 +658,9 @@ class Engine:
         for step in self.procedure.steps:
             if not step.is_mutating or self.statuses.get(step.id) in OK_STATUSES:
                 continue
-            where = step.target_name or ("operator" if step.action == "manual" else "local machine")
+            where = step.target_name or ("operator" if ACTIONS[step.action].needs_person else "local machine")
             try:
-                summary = action_module(step.action).render(step, context).summary if step.foreach is None else f"for each of {step.foreach}"
+                summary = ACTIONS[step.action].render(step, context).summary if step.foreach is None else f"for each of {step.foreach}"
             except (TemplateProblem, RunbookError):
                 summary = "(rendered when it runs)"
             details.append(f"{step.id} on {where}: {summary}")
@@ -675,7 +677,7 @@ class Engine:
         sid = sid or getattr(step, "id", "")
         text = render_text(step.confirm.text, context)
         try:
-            summary = action_module(step.action).render(step, context).summary if step.foreach is None else ""
+            summary = ACTIONS[step.action].render(step, context).summary if step.foreach is None else ""
         except (TemplateProblem, RunbookError):
             summary = ""
         details = [f"on {step.target_name}: {summary}" if step.target_name else summary] if summary else []
@@ -711,11 +713,11 @@ class Engine:
         )
 
     def _timeout(self, step: StepBody) -> float | None:
-        if step.action == "manual":
+        if ACTIONS[step.action].needs_person:
             return None  # a person takes the time it takes
         return step.timeout if step.timeout is not None else self.options.default_timeout
 
-    async def _attempts(self, step: StepBody, module: Any, context: dict[str, Any], item: Any,
+    async def _attempts(self, step: StepBody, action: Action, context: dict[str, Any], item: Any,
                         sid: str | None = None, phase: str = "do", once: bool = False) -> tuple[ActionResult, str]:
         """Render, run, parse, check: with ``retry`` until the postconditions hold."""
         sid = sid or step.id
@@ -726,7 +728,7 @@ class Engine:
         result, rendered = ActionResult(ok=False, message="not run"), ""
         for attempt in range(1, retry.attempts + 1):
             try:
-                r = module.render(step, ctx)
+                r = action.render(step, ctx)
                 rendered = r.summary
             except (TemplateProblem, RunbookError) as exc:
                 return ActionResult(ok=False, message=f"cannot render: {exc}"), rendered
@@ -735,7 +737,7 @@ class Engine:
                 target=r.target, rendered=r.summary + (f"\n{r.detail}" if r.detail else ""),
                 mutating=step.is_mutating, attempt=attempt, item=item, phase=phase,
             ))
-            result = await self._execute(step, module, r, sid, item)
+            result = await self._execute(step, action, r, sid, item)
             if result.exit_code is not None or result.ok:  # it ran: postconditions decide
                 rctx = {**ctx, "result": result.as_context()}
                 for guard in ("expect", "until"):
@@ -751,14 +753,14 @@ class Engine:
             await asyncio.sleep(retry.delay)
         return result, rendered
 
-    async def _execute(self, step: StepBody, module: Any, r: Rendered, sid: str, item: Any) -> ActionResult:
+    async def _execute(self, step: StepBody, action: Action, r: Rendered, sid: str, item: Any) -> ActionResult:
         actx = self._action_context(step, sid, item)
         timeout = actx.timeout
-        if step.action == "k8s" and step.k8s == "wait" and timeout:
-            timeout += 5  # the client's own timeout speaks first, with kubectl's words
+        if timeout:
+            timeout += action.timeout_slack(step)
         try:
             async with asyncio.timeout(timeout):
-                result = await module.execute(r, actx)
+                result = await action.execute(r, actx)
         except TimeoutError:
             return ActionResult(ok=False, message=f"timed out after {_seconds(timeout)}", interrupted=True)
         except RunbookError as exc:
@@ -774,13 +776,13 @@ class Engine:
                 result.message = f"{step.parse}: {exc}"
         return result
 
-    async def _fan_out(self, step: Step, module: Any, context: dict[str, Any], items: list[Any],
+    async def _fan_out(self, step: Step, action: Action, context: dict[str, Any], items: list[Any],
                        once: bool = False) -> tuple[ActionResult, str]:
         limit = asyncio.Semaphore(step.concurrency)
 
         async def one(item: Any) -> tuple[ActionResult, str]:
             async with limit:
-                return await self._attempts(step, module, context, item, once=once)
+                return await self._attempts(step, action, context, item, once=once)
 
         outcomes = await asyncio.gather(*(one(item) for item in items))
         results = [r for r, _ in outcomes]
@@ -827,9 +829,9 @@ class Engine:
                 continue
             context = self.context(result=result)
             body = step.undo
-            module = action_module(body.action)
+            action = ACTIONS[body.action]
             try:
-                summary = module.render(body, context).summary
+                summary = action.render(body, context).summary
             except (TemplateProblem, RunbookError) as exc:
                 summary = f"(cannot render: {exc})"
             answer = await self.ask(
@@ -841,7 +843,7 @@ class Engine:
                 self._finish_step(step, step.id, "skipped", "undo declined", started=started, phase="undo")
                 manual.append(step.id)
                 continue
-            res, rendered = await self._attempts(body, module, context, None, sid=step.id, phase="undo")
+            res, rendered = await self._attempts(body, action, context, None, sid=step.id, phase="undo")
             if res.ok:
                 undone += 1
                 self.statuses[step.id] = "undone"
