@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 class RunbookError(Exception):
@@ -50,10 +51,43 @@ class TransportError(RunbookError):
         return False
 
 
+HostKeyProblem = Literal["unknown", "changed", "refused"]
+
+
 class HostKeyError(TransportError):
-    """The SSH host key is unknown or changed: refused until the operator accepts it."""
+    """The SSH host key is unknown or changed: refused until the operator accepts it.
+
+    ``kind`` says which: "unknown" (known_hosts has no key for the host; --accept-host-key
+    trusts it), "changed" (known_hosts vouches for other keys: never overridden) or "refused"
+    (asyncssh refused the key before we were asked, e.g. one marked @revoked). ``host`` and
+    ``port`` are where we connected, ``known_hosts`` the file that was consulted, and
+    ``fingerprint`` the offered key's "SHA256:..." (None when we never saw the key).
+    """
 
     title = "Host key not trusted"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str,
+        host: str,
+        port: int,
+        known_hosts: str,
+        kind: HostKeyProblem,
+        fingerprint: str | None = None,
+    ):
+        super().__init__(message)
+        self.target = target
+        self.host = host
+        self.port = port
+        self.known_hosts = known_hosts
+        self.kind = kind
+        self.fingerprint = fingerprint
+
+    @property
+    def changed(self) -> bool:
+        return self.kind == "changed"
 
 
 class AuthError(TransportError):

@@ -1,0 +1,158 @@
+"""Host keys: the target's known_hosts file decides, and checking is never disabled.
+
+An unknown key is refused unless the operator accepted that target (then it is appended to
+known_hosts so the next run trusts it); a changed key is always refused. Each refusal is one
+``HostKeyError`` sentence that says what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from runbook_tui.errors import HostKeyError, TransportError
+from runbook_tui.language.inventory import SSHTarget
+
+
+def known_hosts_path(target: SSHTarget) -> str:
+    return target.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
+
+
+@dataclass
+class HostKeyCheck:
+    """What happened to the host key during one connection attempt."""
+
+    known: Any  # asyncssh.SSHKnownHosts
+    accept: bool
+    verdict: str | None = None  # None (trusted by known_hosts), "unknown", "changed", "accepted"
+    offered: Any = None  # the asyncssh.SSHKey the server offered, when we were asked about it
+    host: str = ""
+    port: int = 22
+    conn: Any = None  # the connection being made, to read its host key after a failed login
+
+    def validate(self, host: str, addr: str, port: int, key: Any) -> bool:
+        import asyncssh
+
+        self.offered, self.host, self.port = key, host, port
+        trusted, trusted_cas, *_ = asyncssh.match_known_hosts(
+            self.known, host, addr, None if port == 22 else port
+        )
+        if trusted or trusted_cas:
+            self.verdict = "changed"  # known_hosts vouches for other keys: never override
+            return False
+        self.verdict = "accepted" if self.accept else "unknown"
+        return self.accept
+
+
+def known_hosts_pattern(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def describe_key(key: Any) -> tuple[str, str]:
+    return key.get_algorithm(), key.get_fingerprint("sha256")
+
+
+def load_known_hosts(name: str, path: str) -> Any:
+    import asyncssh
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""  # nothing is trusted yet
+    except OSError as exc:
+        raise TransportError(
+            f"Cannot read the known_hosts file {path} for {name}: {exc.strerror}."
+        ) from None
+    try:
+        # An object, not the path: asyncssh treats an empty value as "use the default file".
+        return asyncssh.import_known_hosts(text)
+    except ValueError as exc:
+        raise TransportError(f"The known_hosts file {path} is invalid: {exc}.") from None
+
+
+def remember_host_key(name: str, path: str, check: HostKeyCheck) -> None:
+    """Append an operator-accepted key so the next run trusts it."""
+    algorithm, blob = check.offered.export_public_key("openssh").decode().split()[:2]
+    line = f"{known_hosts_pattern(check.host, check.port)} {algorithm} {blob}\n"
+    try:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        with open(path, "a+", encoding="utf-8") as f:
+            f.seek(0)
+            text = f.read()
+            if line in text:
+                return
+            f.write(("" if not text or text.endswith("\n") else "\n") + line)
+    except OSError as exc:
+        raise TransportError(
+            f"Accepted the host key of {name} but could not add it to {path}: {exc.strerror}."
+        ) from None
+
+
+def host_key_error(
+    name: str, label: str, target: SSHTarget, path: str, check: HostKeyCheck, exc: Exception
+) -> HostKeyError:
+    """The login stopped at the host key: say whether it is unknown, changed or refused."""
+    if check.offered is None:  # e.g. a key marked @revoked: asyncssh refused before asking us
+        return HostKeyError(
+            f"Host key for {label} was refused: {exc}.",
+            target=name, host=target.host, port=target.port, known_hosts=path, kind="refused",
+        )
+    algorithm, fingerprint = describe_key(check.offered)
+    if check.verdict == "changed":
+        return _changed_key_error(
+            name, label, path, check.host, check.port, algorithm, fingerprint, fingerprint
+        )
+    return HostKeyError(
+        f"Host key for {label} is not known: {algorithm} {fingerprint}. Check it, then "
+        f"run with --accept-host-key {name} (or add it to {path}).",
+        target=name, host=check.host, port=check.port, known_hosts=path, kind="unknown",
+        fingerprint=fingerprint,
+    )
+
+
+async def kex_error(
+    name: str, label: str, target: SSHTarget, path: str, check: HostKeyCheck, exc: Exception,
+    connect_timeout: float,
+) -> TransportError:
+    """Key exchange fails when known_hosts only lists key types the server no longer has:
+    that is a changed host key, so fetch the new key to report its fingerprint."""
+    import asyncssh
+
+    trusted, *_ = asyncssh.match_known_hosts(
+        check.known, target.host, target.host, None if target.port == 22 else target.port
+    )
+    if not trusted:
+        return TransportError(f"SSH negotiation with {label} failed: {exc.reason}.")
+    try:
+        key = await asyncio.wait_for(
+            asyncssh.get_server_host_key(target.host, target.port), connect_timeout
+        )
+    except (OSError, asyncio.TimeoutError, asyncssh.Error):
+        key = None
+    if key is None:
+        algorithm, fingerprint = "a key of another type", "(fingerprint unavailable)"
+    else:
+        algorithm, fingerprint = describe_key(key)
+    return _changed_key_error(
+        name, label, path, target.host, target.port, algorithm, fingerprint,
+        fingerprint if key is not None else None,
+    )
+
+
+def _changed_key_error(
+    name: str, label: str, path: str, host: str, port: int, algorithm: str, shown: str,
+    fingerprint: str | None,
+) -> HostKeyError:
+    """``shown`` is what the sentence says about the new key, ``fingerprint`` the key's own."""
+    pattern = known_hosts_pattern(host, port)
+    return HostKeyError(
+        f"Host key for {label} has CHANGED: the server now offers {algorithm} {shown}, "
+        f"which does not match {path}; if the change is expected, remove the old key with "
+        f"ssh-keygen -R {shlex.quote(pattern)} -f {shlex.quote(path)} and connect again.",
+        target=name, host=host, port=port, known_hosts=path, kind="changed",
+        fingerprint=fingerprint,
+    )

@@ -1,0 +1,219 @@
+"""One remote command's life: start it on a channel, stream its output as lines, and stop it
+(TERM, then KILL, on pfSense's root logins by killing its whole process group) when it times
+out or the operator cancels."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from runbook_tui.errors import StepTimeout, TransportError
+from runbook_tui.transports.base import CommandResult, OutputCallback, TailBuffer
+
+if TYPE_CHECKING:  # asyncssh is imported lazily at first use: it is slow to import
+    import asyncssh
+
+#: Read size per output chunk; lines are split out of these as they arrive.
+_CHUNK = 64 * 1024
+#: A "line" longer than this is passed on in pieces so one endless line cannot eat memory.
+_MAX_LINE = 64 * 1024
+#: After TERM, how long the remote process gets to exit before KILL and closing the channel.
+_STOP_GRACE = 1.0
+#: How long the helper that kills a process group over a second channel may take.
+_KILL_TIMEOUT = 5.0
+
+#: OpenSSH refuses "signal" requests for sessions without privilege separation, which is every
+#: root login (pfSense's admin is uid 0): "session signalling requires privilege separation".
+#: There, the command first prints its process group (sshd makes each session a group leader,
+#: so $$ is it) on stderr, and stopping it kills that group over a second channel.
+_PGID_MARK = "\x1erunbook-pgid "
+_PGID_PREFIX = "printf '\\036runbook-pgid %s\\n' \"$$\" >&2; "
+
+
+class Dropped(Exception):
+    """The connection went away; ``started`` says whether the command may have run."""
+
+    def __init__(self, started: bool):
+        super().__init__()
+        self.started = started
+
+
+async def run_command(
+    conn: asyncssh.SSHClientConnection,
+    command: str,
+    *,
+    name: str,
+    label: str,
+    on_output: OutputCallback | None,
+    timeout: float | None,
+    stdin: str | None,
+) -> CommandResult:
+    """Run ``command`` once on ``conn``; raises ``Dropped`` when the connection goes away."""
+    import asyncssh
+
+    wrapped = _signals_need_process_group(conn)
+    remote = _PGID_PREFIX + command if wrapped else command
+    try:
+        process = await conn.create_process(remote, encoding="utf-8", errors="replace")
+    except asyncssh.ChannelOpenError as exc:
+        if conn.is_closed():
+            raise Dropped(started=False) from None
+        raise TransportError(
+            f"{label} refused to start {quote_cmd(command)}: {exc.reason}."
+        ) from None
+    except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError):
+        raise Dropped(started=False) from None
+
+    out, err = TailBuffer(), TailBuffer()
+    group = _ProcessGroup() if wrapped else None
+    try:
+        async with asyncio.timeout(timeout):
+            await _gather(
+                _feed(process, stdin),
+                _pump(process.stdout, "stdout", out, on_output),
+                _pump(process.stderr, "stderr", err, on_output, group and group.take_marker),
+            )
+            await process.wait_closed()
+    except asyncio.TimeoutError:
+        await _stop(conn, process, group)
+        raise StepTimeout(
+            f"{quote_cmd(command)} on {name} did not finish within {timeout:g} s."
+        ) from None
+    except asyncio.CancelledError:
+        await _stop(conn, process, group)  # the operator's Ctrl+C: leave nothing running
+        raise
+    except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError):
+        process.close()
+        raise Dropped(started=True) from None
+    except BaseException:
+        process.close()
+        raise
+
+    exit_signal = process.exit_signal
+    if process.exit_status is None and exit_signal is None and conn.is_closed():
+        raise Dropped(started=True)
+    return CommandResult(
+        exit_code=process.exit_status,
+        stdout=out.text(),
+        stderr=err.text(),
+        truncated=out.truncated or err.truncated,
+        signal=exit_signal[0] if exit_signal else None,
+    )
+
+
+def quote_cmd(command: str, limit: int = 80) -> str:
+    one_line = " ".join(command.split())
+    return f"`{one_line if len(one_line) <= limit else one_line[: limit - 3] + '...'}`"
+
+
+async def _gather(*coros: Any) -> None:
+    """Run the coroutines together; the first failure cancels the rest and is raised as is."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _feed(process: Any, stdin: str | None) -> None:
+    """Send ``stdin`` then EOF; without input, EOF at once so nothing waits on the terminal."""
+    try:
+        if stdin:
+            process.stdin.write(stdin)
+            await process.stdin.drain()
+        process.stdin.write_eof()
+    except (BrokenPipeError, ConnectionError, OSError):
+        pass  # the command exited or the connection dropped; the readers will tell which
+
+
+async def _pump(
+    reader: Any,
+    stream: str,
+    tail: TailBuffer,
+    on_output: OutputCallback | None,
+    first_line: Callable[[str], bool] | None = None,
+) -> None:
+    """Split a stream into lines as chunks arrive, keeping only a bounded tail. ``first_line``
+    may consume the stream's first line (returning True) so it is not shown."""
+
+    def emit(line: str) -> None:
+        nonlocal first_line
+        line = line[:-1] if line.endswith("\r") else line
+        if first_line is not None:
+            hook, first_line = first_line, None
+            if hook(line):
+                return
+        tail.append(line)
+        if on_output is not None:
+            on_output(stream, line)
+
+    partial = ""
+    while True:
+        chunk = await reader.read(_CHUNK)
+        if not chunk:
+            break
+        *lines, partial = (partial + chunk).split("\n")
+        for line in lines:
+            emit(line)
+        while len(partial) > _MAX_LINE:
+            emit(partial[:_MAX_LINE])
+            partial = partial[_MAX_LINE:]
+    if partial:
+        emit(partial)
+
+
+async def _stop(conn: Any, process: Any, group: _ProcessGroup | None) -> None:
+    """TERM the remote process, give it a moment, KILL it if it lingers, close the channel."""
+    try:
+        pgid = await _learn_pgid(process, group)
+        for signal in ("TERM", "KILL"):
+            try:
+                process.send_signal(signal)
+            except Exception:  # the channel is gone already
+                return
+            if pgid is not None:  # the signal request may have been ignored: kill the group
+                await _kill_group(conn, pgid, signal)
+            try:
+                await asyncio.wait_for(process.wait_closed(), _STOP_GRACE)
+                return
+            except asyncio.TimeoutError:
+                continue
+    finally:
+        process.close()
+
+
+async def _learn_pgid(process: Any, group: _ProcessGroup | None) -> int | None:
+    if group is not None and group.pgid is None:  # stopped before the marker line was read
+        try:
+            group.take_marker(await asyncio.wait_for(process.stderr.readline(), _STOP_GRACE))
+        except Exception:
+            pass
+    return group.pgid if group is not None else None
+
+
+async def _kill_group(conn: Any, pgid: int, signal: str) -> None:
+    try:
+        await asyncio.wait_for(conn.run(f"kill -s {signal} -- -{pgid}"), _KILL_TIMEOUT)
+    except Exception:  # best effort; the channel is closed regardless
+        pass
+
+
+class _ProcessGroup:
+    """Learns the remote process group from the marker line the wrapper prints first."""
+
+    def __init__(self) -> None:
+        self.pgid: int | None = None
+
+    def take_marker(self, line: str) -> bool:
+        if line.startswith(_PGID_MARK):
+            tail = line[len(_PGID_MARK) :].strip()
+            self.pgid = int(tail) if tail.isdigit() else None
+            return True
+        return False
+
+
+def _signals_need_process_group(conn: Any) -> bool:
+    return "OpenSSH" in (conn.get_extra_info("server_version") or "")
