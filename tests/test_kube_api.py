@@ -8,10 +8,15 @@ import time
 
 import aiohttp
 import pytest
-
 from kubeserver import NS, TOKEN, Cluster, kubectl_path, start_cluster
-from runbook_tui.lab.kube_api import KubeAPIServer
-from runbook_tui.lab.kube_patch import PatchError, json_patch, merge_patch, strategic_merge_patch
+
+from runbook_tui.lab.kube.patch import (
+    PatchError,
+    json_patch,
+    merge_patch,
+    strategic_merge_patch,
+)
+from runbook_tui.lab.kube.server import KubeAPIServer
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SVC = f"/api/v1/namespaces/{NS}/services"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_tui.lab.php import PHPParseError, Script
+from runbook_tui.lab.pfsense.php import PHPParseError, Script
 from runbook_tui.lab.shell import Result, Shell
-from runbook_tui.lab.shell_builtins import b_sha256, b_sha256sum
+from runbook_tui.lab.shell.builtins import b_sha256, b_sha256sum
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_cli_flags import cli
 
 from runbook_tui.lab import Lab
-from runbook_tui.lab.config_xml import LAB_ADMIN_HASH
-from test_cli_flags import cli
+from runbook_tui.lab.pfsense.config_xml import LAB_ADMIN_HASH
 
 TOKEN = "s3cr3t-'token with spaces'"
 
@@ -113,9 +113,8 @@ async def test_a_restore_rehearsal_journals_the_config_as_a_digest(tmp_path: Pat
 
 
 async def test_the_tui_never_shows_a_secret(tmp_path: Path, env, monkeypatch) -> None:
-    from textual.widgets import Input
-
     from test_tui_support import gate_of, home_ready, make_app, run_finished, screen_is
+    from textual.widgets import Input
 
     out = tmp_path / "received"
     procs = tmp_path / "procs"

@@ -9,6 +9,16 @@ procedure changes on one side shows on the other.
 
 Files written into ``dir``: inventory.yaml, kubeconfig, known_hosts, id_ed25519(.pub),
 commands.log, infra/scripts/*.php, and hosts/ (each host's file tree).
+
+Layout. The sub-packages are the parts with a world of their own: ``pfsense/`` (the firewall's
+file tree, commands, config.xml, HAProxy, PHP), ``shell/`` (the tiny shell every host runs
+commands in) and ``kube/`` (the Kubernetes API server and the mailserver cluster on it). What
+stays up here is the lab as a whole, what more than one part or the outside uses: ``Lab``
+(this module), ``state`` (the one model every side answers from), ``faults``, ``command_log``,
+``proof`` (how a run tells this lab from a real host), ``inventory_file`` (the contract with
+the procedures), ``sshd`` (the SSH harness both hosts stand on),
+``backup_host`` (one small host on that harness), ``cli`` and ``infra/`` (the operator's
+scripts the lab hands out).
 """
 
 from __future__ import annotations
@@ -87,10 +97,10 @@ class Lab:
 
     async def start(self) -> "Lab":
         from runbook_tui.lab.backup_host import BackupHost
-        from runbook_tui.lab.cluster import Cluster, exec_is_mutating
         from runbook_tui.lab.inventory_file import write_inventory
-        from runbook_tui.lab.kube_api import KubeAPIServer, write_kubeconfig
-        from runbook_tui.lab.pfsense import PfSense
+        from runbook_tui.lab.kube.cluster import Cluster, exec_is_mutating
+        from runbook_tui.lab.kube.server import KubeAPIServer, write_kubeconfig
+        from runbook_tui.lab.pfsense.host import PfSense
         from runbook_tui.lab.sshd import LabSSHServer, generate_key
 
         if self.started:

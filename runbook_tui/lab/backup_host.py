@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from runbook_tui.lab import config_xml
+from runbook_tui.lab.pfsense import config_xml
 from runbook_tui.lab.shell import Result, Shell
-from runbook_tui.lab.shell_builtins import b_sha256sum
+from runbook_tui.lab.shell.builtins import b_sha256sum
 from runbook_tui.lab.state import NODES, LabState, PfConfig, phase_config
 
 BACKUP_DIR = "/mnt/backup/pfsense"

@@ -1,9 +1,9 @@
 """The lab's one model of the mail edge, shared by the pfSense, backup-host and cluster sides.
 
-pfSense's persistent truth is ``/cf/conf/config.xml`` in its file tree (see ``config_xml``);
-``LabState.running`` is what pf and HAProxy last loaded from it. The Kubernetes side mirrors the
-objects the checks depend on (Service type, NodePorts, node readiness) into this state from its
-controllers, so both sides answer from the same facts.
+pfSense's persistent truth is ``/cf/conf/config.xml`` in its file tree (see
+``pfsense.config_xml``); ``LabState.running`` is what pf and HAProxy last loaded from it. The
+Kubernetes side mirrors the objects the checks depend on (Service type, NodePorts, node
+readiness) into this state from its controllers, so both sides answer from the same facts.
 """
 
 from __future__ import annotations

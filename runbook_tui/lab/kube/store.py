@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from runbook_tui.lab.kube_patch import json_patch, merge_patch, strategic_merge_patch
-from runbook_tui.lab.kube_resources import ResourceRegistry, ResourceType
-from runbook_tui.lab.kube_selectors import field_selector, label_selector
+from runbook_tui.lab.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from runbook_tui.lab.kube.resources import ResourceRegistry, ResourceType
+from runbook_tui.lab.kube.selectors import field_selector, label_selector
 
 #: callback(event_type, resource, obj): event_type is ADDED, MODIFIED or DELETED.
 ChangeCallback = Callable[[str, ResourceType, dict], Any]

@@ -19,10 +19,10 @@ import random
 import time
 from pathlib import Path
 
-from runbook_tui.lab import config_xml, haproxy
-from runbook_tui.lab.php import PHPParseError, Script
+from runbook_tui.lab.pfsense import config_xml, haproxy
+from runbook_tui.lab.pfsense.php import PHPParseError, Script
 from runbook_tui.lab.shell import Result, Shell, split_flags
-from runbook_tui.lab.shell_builtins import b_sha256
+from runbook_tui.lab.shell.builtins import b_sha256
 from runbook_tui.lab.state import (
     MAIL_PORTS,
     WAN_IF,

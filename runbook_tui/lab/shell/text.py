@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from runbook_tui.lab.shell import Result, Shell, read_inputs, split_flags
-
+from runbook_tui.lab.shell.interpreter import Result, Shell, read_inputs, split_flags
 
 _POSIX_CLASSES = {
     "[:digit:]": r"0-9", "[:alpha:]": r"a-zA-Z", "[:alnum:]": r"a-zA-Z0-9",

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from runbook_tui.lab.mail_log import mail_log
+from runbook_tui.lab.kube.mail_log import mail_log
 from runbook_tui.lab.shell import Result, Shell
 from runbook_tui.lab.state import (
     ALT_PORTS,

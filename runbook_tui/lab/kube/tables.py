@@ -6,7 +6,7 @@ import copy
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from runbook_tui.lab.kube_resources import ResourceType
+from runbook_tui.lab.kube.resources import ResourceType
 
 Cell = Callable[[dict], Any]
 # (column name, type, priority, cell function); priority 1 columns show with -o wide.

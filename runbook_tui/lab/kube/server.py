@@ -26,14 +26,19 @@ from typing import Any, Callable
 import yaml
 from aiohttp import web
 
-from runbook_tui.lab.proof import PROOF_HEADER
 from runbook_tui.lab.command_log import CommandLog
-from runbook_tui.lab.kube_exec import ExecHandler, serve_exec
-from runbook_tui.lab.kube_patch import PatchError, json_patch, merge_patch, strategic_merge_patch
-from runbook_tui.lab.kube_resources import ALL_VERBS, ResourceRegistry, ResourceType
-from runbook_tui.lab.kube_selectors import SelectorError, field_selector, label_selector
-from runbook_tui.lab.kube_store import ChangeCallback, Gone, Store, StoreError
-from runbook_tui.lab.kube_tables import to_table
+from runbook_tui.lab.kube.patch import (
+    PatchError,
+    json_patch,
+    merge_patch,
+    strategic_merge_patch,
+)
+from runbook_tui.lab.kube.pods import ExecHandler, serve_exec
+from runbook_tui.lab.kube.resources import ALL_VERBS, ResourceRegistry, ResourceType
+from runbook_tui.lab.kube.selectors import SelectorError, field_selector, label_selector
+from runbook_tui.lab.kube.store import ChangeCallback, Gone, Store, StoreError
+from runbook_tui.lab.kube.tables import to_table
+from runbook_tui.lab.proof import PROOF_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +325,7 @@ class KubeAPIServer:
                 items = self.store.select(rtype, ns, q.get("labelSelector"), q.get("fieldSelector"))
                 gone = [self.store.remove(rtype, o["metadata"].get("namespace"), o["metadata"]["name"], dry_run=dry_run) for o in list(items)]
                 return web.json_response(self._list_body(rtype, gone))
-            raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
         if sub == "log":
             self._check_forbidden("get", rtype, sub, ns, name)
@@ -404,7 +409,7 @@ class KubeAPIServer:
         if "protobuf" in request.content_type or "cbor" in request.content_type:
             raise ApiError(
                 415, "UnsupportedMediaType",
-                f"the body of the request was in an unknown format - accepted media types include: "
+                "the body of the request was in an unknown format - accepted media types include: "
                 "application/json, application/yaml",
             )
         try:
@@ -501,7 +506,7 @@ class KubeAPIServer:
         else:
             raise ApiError(
                 415, "UnsupportedMediaType",
-                f"the body of the request was in an unknown format - accepted media types include: "
+                "the body of the request was in an unknown format - accepted media types include: "
                 "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
                 "application/strategic-merge-patch+json",
             )

@@ -20,7 +20,6 @@ from runbook_tui.lab.state import (
     PfConfig,
 )
 
-
 LAB_ADMIN_HASH = "$2y$10$labLABlabLABlabLABlabLOeZ0Qk7b1q6Yl3c2Vt8J5m9n4p2r6s"
 
 

@@ -9,8 +9,23 @@ import shutil
 import time
 from pathlib import Path
 
-from runbook_tui.lab.shell import Handler, Result, Shell, read_inputs, split_flags
-from runbook_tui.lab.shell_text import b_awk, b_cut, b_grep, b_head, b_sort, b_tail, b_uniq, b_wc
+from runbook_tui.lab.shell.interpreter import (
+    Handler,
+    Result,
+    Shell,
+    read_inputs,
+    split_flags,
+)
+from runbook_tui.lab.shell.text import (
+    b_awk,
+    b_cut,
+    b_grep,
+    b_head,
+    b_sort,
+    b_tail,
+    b_uniq,
+    b_wc,
+)
 
 
 def b_echo(sh: Shell, args: list[str], stdin: str) -> Result:
