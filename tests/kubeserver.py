@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from runbook_tui.lab.command_log import CommandLog
-from runbook_tui.lab.kube.server import KubeAPIServer, write_kubeconfig
+from runbook_tui.lab.kube.kubeconfig import write_kubeconfig
+from runbook_tui.lab.kube.server import KubeAPIServer
 
 NS = "mailserver"
 TOKEN = "lab-token"

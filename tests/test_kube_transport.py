@@ -11,7 +11,7 @@ import pytest
 from kubeserver import NS, TOKEN, kubectl_path, start_cluster
 
 from runbook_tui.errors import KubeError, StepTimeout
-from runbook_tui.lab.kube.server import write_kubeconfig
+from runbook_tui.lab.kube.kubeconfig import write_kubeconfig
 from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.kube import KubeClient, KubePool, pick_pod, selector_string
 

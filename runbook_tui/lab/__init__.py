@@ -99,7 +99,8 @@ class Lab:
         from runbook_tui.lab.backup_host import BackupHost
         from runbook_tui.lab.inventory_file import write_inventory
         from runbook_tui.lab.kube.cluster import Cluster, exec_is_mutating
-        from runbook_tui.lab.kube.server import KubeAPIServer, write_kubeconfig
+        from runbook_tui.lab.kube.kubeconfig import write_kubeconfig
+        from runbook_tui.lab.kube.server import KubeAPIServer
         from runbook_tui.lab.pfsense.host import PfSense
         from runbook_tui.lab.sshd import LabSSHServer, generate_key
 

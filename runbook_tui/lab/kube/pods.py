@@ -1,17 +1,23 @@
-"""``pods/exec`` over a websocket, the way kubelet answers through the API server.
+"""A pod's subresources: ``pods/log`` from a provider, ``pods/exec`` over a websocket.
 
-Frames are binary, prefixed by a channel byte: 1 stdout, 2 stderr, 3 the final status as JSON.
-``v5.channel.k8s.io`` adds channel 255 (close a stream) from the client, which we ignore: we
-never read stdin.
+Exec answers the way kubelet does through the API server: binary frames prefixed by a channel
+byte, 1 stdout, 2 stderr, 3 the final status as JSON. ``v5.channel.k8s.io`` adds channel 255
+(close a stream) from the client, which we ignore: we never read stdin.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from typing import Any, AsyncIterator, Awaitable, Callable, Union
 
 from aiohttp import WSMsgType, web
+
+from runbook_tui.lab.kube.errors import ApiError
+
+#: provider(namespace, pod, container, tail_lines, since_seconds) -> the log text (or an awaitable of it).
+LogProvider = Callable[[str, str, str, "int | None", "int | None"], str]
 
 #: async handler(namespace, pod, container, command) -> (stdout, stderr, exit_code).
 #: It may instead return an async iterator of (stream, text) pairs, stream being "stdout" or
@@ -37,6 +43,54 @@ def exit_status(command: list[str], code: int) -> dict:
         "reason": "NonZeroExitCode",
         "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
     }
+
+
+def container_of(pod: dict, container: str | None) -> str:
+    """The container a request names, or the pod's only one; the API's error otherwise."""
+    names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    pod_name = pod["metadata"]["name"]
+    if container:
+        if container not in names:
+            raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {pod_name}")
+        return container
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ApiError(400, "BadRequest", f"pod {pod_name} has no containers")
+    raise ApiError(
+        400, "BadRequest",
+        f"a container name must be specified for pod {pod_name}, choose one of: [{' '.join(names)}]",
+    )
+
+
+async def serve_logs(
+    request: web.Request, ns: str | None, name: str, pod: dict, provider: LogProvider | None
+) -> web.Response:
+    container = container_of(pod, request.query.get("container"))
+    q = request.query
+    tail = int(q["tailLines"]) if q.get("tailLines") else None
+    since = int(q["sinceSeconds"]) if q.get("sinceSeconds") else None
+    text: Any = provider(ns or "", name, container, tail, since) if provider else ""
+    if inspect.isawaitable(text):
+        text = await text
+    if tail is not None:
+        lines = text.splitlines(keepends=True)
+        text = "".join(lines[-tail:]) if tail > 0 else ""
+    return web.Response(text=text, content_type="text/plain")
+
+
+def exec_request(request: web.Request, pod: dict) -> tuple[str, list[str]]:
+    """The container and command of a ``pods/exec`` request the API server would accept."""
+    container = container_of(pod, request.query.get("container"))
+    command = request.query.getall("command", [])
+    if not command:
+        raise ApiError(400, "BadRequest", "you must specify at least 1 command")
+    phase = (pod.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed"):
+        raise ApiError(400, "BadRequest", f"cannot exec into a container in a completed pod; current phase is {phase}")
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise ApiError(400, "BadRequest", "Upgrade request required")
+    return container, command
 
 
 async def _drain(ws: web.WebSocketResponse) -> None:
