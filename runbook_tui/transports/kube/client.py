@@ -1,0 +1,380 @@
+"""Our Kubernetes client: one per cluster target, over the official (synchronous) client.
+
+Every call runs in a worker thread (``asyncio.to_thread``); long loops (wait, exec) take a
+cancel flag that is set when the awaiting task is cancelled. Objects come back as plain dicts,
+as ``kubectl get -o json`` shows them. Every failure is a ``KubeError`` with one sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from runbook_tui.errors import KubeError, StepTimeout
+from runbook_tui.language.inventory import KubeTarget
+from runbook_tui.transports.base import CommandResult, OutputCallback
+from runbook_tui.transports.kube.config import (
+    REQUEST_TIMEOUT,
+    kubeconfig_path,
+    new_api_client,
+    read_kubeconfig,
+)
+from runbook_tui.transports.kube.errors import api_error, translate
+from runbook_tui.transports.kube.pods import default_container, exec_in_pod, find_pod, read_logs
+from runbook_tui.transports.kube.wait import EventCallback, watch_until
+
+PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+}
+
+
+@dataclass
+class KubeStatus:
+    """What ``probe`` found: enough for a status line and a readable failure."""
+
+    target: str
+    context: str
+    namespace: str
+    server: str | None
+    reachable: bool
+    error: str | None = None
+    version: str | None = None
+
+
+class KubeClient:
+    """One cluster target. ``context`` and ``namespace`` resolve like kubectl's: the target's,
+    else the kubeconfig's current context and that context's namespace, else ``default``."""
+
+    def __init__(self, name: str, target: KubeTarget):
+        self.name = name
+        self.target = target
+        self.kubeconfig = kubeconfig_path(target)
+        choice = read_kubeconfig(name, target, self.kubeconfig)
+        self.context = choice.context
+        self.namespace = choice.namespace
+        self.server: str | None = choice.server
+        self._config_error: str | None = choice.error
+        self.api: Any = None  # kubernetes.client.ApiClient, once connected
+        self._dyn: Any = None  # kubernetes.dynamic.DynamicClient
+        self._index: list[Any] | None = None
+        self._lock = asyncio.Lock()
+        self._cache_dir: str | None = None
+
+    # --- connecting ----------------------------------------------------------------------------
+
+    def _connect_sync(self) -> None:
+        from kubernetes.dynamic import DynamicClient
+
+        if self._config_error:
+            raise KubeError(self._config_error)
+        api = new_api_client(self.kubeconfig, self.context)
+        self.server = api.configuration.host
+        # A private discovery cache: the default one lives in /tmp keyed by host:port only.
+        self._cache_dir = tempfile.mkdtemp(prefix="runbook-kube-")
+        try:
+            dyn = DynamicClient(api, cache_file=os.path.join(self._cache_dir, "discovery.json"))
+        except Exception as err:
+            api.close()
+            raise self._translate(err) from None
+        self.api, self._dyn = api, dyn
+
+    async def _ensure(self) -> None:
+        if self._dyn is not None:
+            return
+        async with self._lock:
+            if self._dyn is None:
+                await asyncio.to_thread(self._connect_sync)
+
+    def _translate(self, err: BaseException, *, kind: str | None = None, namespace: str | None = None,
+                   name: str | None = None) -> KubeError:
+        return translate(err, context=self.context, server=self.server, kind=kind, namespace=namespace, name=name)
+
+    async def _run(self, fn: Callable[[threading.Event], Any], *, kind: str | None = None,
+                   namespace: str | None = None, name: str | None = None) -> Any:
+        """Run ``fn(cancel)`` in a thread; translate its errors; set ``cancel`` if we are cancelled."""
+        await self._ensure()
+        cancel = threading.Event()
+        try:
+            return await asyncio.to_thread(fn, cancel)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        except (KubeError, StepTimeout):
+            raise
+        except Exception as err:
+            raise self._translate(err, kind=kind, namespace=namespace, name=name) from None
+
+    # --- resource types ------------------------------------------------------------------------
+
+    def _resources(self, refresh: bool = False) -> list[Any]:
+        from kubernetes.dynamic.resource import Resource
+
+        if self._index is None or refresh:
+            if refresh:
+                self._dyn.resources.invalidate_cache()
+            found = []
+            for group in self._dyn.resources:
+                for res in group if isinstance(group, list) else [group]:
+                    if isinstance(res, Resource):
+                        found.append(res)
+            # Core first, then the preferred version of each group: kubectl's order.
+            found.sort(key=lambda r: (r.group != "", not r.preferred))
+            self._index = found
+        return self._index
+
+    def resource(self, kind: str, api_version: str | None = None) -> Any:
+        wanted = kind.lower()
+        for refresh in (False, True):
+            for res in self._resources(refresh):
+                if api_version and res.group_version != api_version:
+                    continue
+                names = {res.kind.lower(), (res.name or "").lower(), (res.singular_name or "").lower()}
+                names.update(s.lower() for s in res.short_names or [])
+                if wanted in names:
+                    return res
+        where = f" in {api_version}" if api_version else ""
+        raise KubeError(
+            f"The Kubernetes API at {self.server} (context {self.context}) has no resource type {kind!r}{where}."
+        )
+
+    def _ns(self, res: Any, namespace: str | None) -> str | None:
+        if not res.namespaced:
+            return None
+        return namespace or self.namespace
+
+    # --- verbs ---------------------------------------------------------------------------------
+
+    async def get(self, kind: str, name: str, *, namespace: str | None = None, api_version: str | None = None) -> dict:
+        def call(cancel: threading.Event) -> dict:
+            res = self.resource(kind, api_version)
+            ns = self._ns(res, namespace)
+            return self.guard(lambda: res.get(name=name, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
+                              res, ns, name)
+
+        return await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name)
+
+    async def list(self, kind: str, *, namespace: str | None = None, label_selector: str | None = None,
+                   api_version: str | None = None) -> list[dict]:
+        """``namespace="*"`` lists every namespace (kubectl's ``-A``)."""
+
+        def call(cancel: threading.Event) -> list[dict]:
+            res = self.resource(kind, api_version)
+            ns = None if namespace == "*" else self._ns(res, namespace)
+            result = self.guard(lambda: res.get(namespace=ns, label_selector=label_selector,
+                                                _request_timeout=REQUEST_TIMEOUT).to_dict(), res, ns, None)
+            return result.get("items") or []
+
+        return await self._run(call, kind=kind, namespace=namespace or self.namespace)
+
+    async def patch(self, kind: str, name: str, body: dict | list, *, namespace: str | None = None,
+                    patch_type: str = "merge", api_version: str | None = None) -> dict:
+        if patch_type not in PATCH_TYPES:
+            raise KubeError(f"Unknown patch type {patch_type!r}; use merge, strategic or json.")
+        if patch_type == "json" and not isinstance(body, list):
+            raise KubeError("A JSON patch must be a list of operations.")
+        if patch_type != "json" and not isinstance(body, dict):
+            raise KubeError(f"A {patch_type} patch must be a mapping.")
+
+        def call(cancel: threading.Event) -> dict:
+            res = self.resource(kind, api_version)
+            return self._patch_sync(res, name, self._ns(res, namespace), body, patch_type)
+
+        return await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name)
+
+    def _patch_sync(self, res: Any, name: str, ns: str | None, body: Any, patch_type: str) -> dict:
+        from kubernetes.client.exceptions import ApiException
+
+        def send(ptype: str) -> dict:
+            return res.patch(body=body, name=name, namespace=ns, content_type=PATCH_TYPES[ptype],
+                             _request_timeout=REQUEST_TIMEOUT).to_dict()
+
+        try:
+            return send(patch_type)
+        except ApiException as err:
+            # Custom resources have no strategic merge; a merge patch is what kubectl suggests.
+            if err.status == 415 and patch_type == "strategic":
+                return self.guard(lambda: send("merge"), res, ns, name)
+            raise api_error(err, context=self.context, server=self.server, kind=res.kind, namespace=ns, name=name) from None
+
+    async def apply(self, manifest: dict, *, namespace: str | None = None) -> dict:
+        """Create the object, or patch it when it exists (strategic for built-ins, else merge)."""
+        if not isinstance(manifest, dict) or not manifest.get("kind") or not manifest.get("apiVersion"):
+            raise KubeError("A manifest needs apiVersion and kind.")
+        meta = manifest.get("metadata") or {}
+        name = meta.get("name")
+        if not name:
+            raise KubeError(f"The {manifest['kind']} manifest has no metadata.name.")
+
+        def call(cancel: threading.Event) -> dict:
+            from kubernetes.client.exceptions import ApiException
+
+            res = self.resource(manifest["kind"], manifest["apiVersion"])
+            ns = self._ns(res, namespace or meta.get("namespace"))
+            body = dict(manifest)
+            if ns:
+                body["metadata"] = {**meta, "namespace": ns}
+            try:
+                return res.create(body=body, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict()
+            except ApiException as err:
+                if err.status != 409:
+                    raise api_error(err, context=self.context, server=self.server, kind=res.kind, namespace=ns, name=name) from None
+            return self._patch_sync(res, name, ns, body, "strategic")
+
+        return await self._run(call, kind=manifest["kind"], namespace=namespace or meta.get("namespace") or self.namespace, name=name)
+
+    async def delete(self, kind: str, name: str, *, namespace: str | None = None,
+                     propagation: str = "Background") -> dict:
+        def call(cancel: threading.Event) -> dict:
+            res = self.resource(kind)
+            body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+            ns = self._ns(res, namespace)
+            result = self.guard(lambda: res.delete(name=name, namespace=ns, body=body,
+                                                   _request_timeout=REQUEST_TIMEOUT), res, ns, name)
+            return result.to_dict() if hasattr(result, "to_dict") else dict(result or {})
+
+        return await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name)
+
+    async def job_from_cronjob(self, cronjob: str, job_name: str, *, namespace: str | None = None) -> dict:
+        """What ``kubectl create job NAME --from=cronjob/CRONJOB`` sends."""
+        cj = await self.get("CronJob", cronjob, namespace=namespace, api_version="batch/v1")
+        template = (cj.get("spec") or {}).get("jobTemplate") or {}
+        tmeta = template.get("metadata") or {}
+        annotations = {"cronjob.kubernetes.io/instantiate": "manual", **(tmeta.get("annotations") or {})}
+        metadata: dict[str, Any] = {
+            "name": job_name,
+            "namespace": namespace or self.namespace,
+            "annotations": annotations,
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "CronJob",
+                    "name": cj["metadata"]["name"],
+                    "uid": cj["metadata"]["uid"],
+                    "controller": True,
+                }
+            ],
+        }
+        if tmeta.get("labels"):
+            metadata["labels"] = tmeta["labels"]
+        job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": template.get("spec") or {}}
+
+        def call(cancel: threading.Event) -> dict:
+            res = self.resource("Job", "batch/v1")
+            ns = self._ns(res, namespace)
+            return self.guard(lambda: res.create(body=job, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
+                              res, ns, job_name)
+
+        return await self._run(call, kind="Job", namespace=namespace or self.namespace, name=job_name)
+
+    def guard(self, fn: Callable[[], Any], res: Any, ns: str | None, name: str | None) -> Any:
+        """``fn()``, with an ApiException it raises as the sentence about ``res`` ``ns/name``."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return fn()
+        except ApiException as err:
+            raise api_error(err, context=self.context, server=self.server, kind=res.kind,
+                            namespace=ns if res.namespaced else None, name=name) from None
+
+    # --- wait ----------------------------------------------------------------------------------
+
+    async def wait(self, kind: str, name: str, condition: str, *, namespace: str | None = None,
+                   timeout: float = 60, on_event: EventCallback | None = None) -> dict:
+        """Watch until ``status.conditions[type==condition].status == "True"`` (case-insensitive),
+        or until the object is gone for ``condition="delete"``. A Job that fails while we wait
+        for anything else fails the wait at once."""
+        loop = asyncio.get_running_loop()
+
+        def emit(event_type: str, obj: dict) -> None:
+            if on_event is not None:
+                loop.call_soon_threadsafe(on_event, event_type, obj)
+
+        def call(cancel: threading.Event) -> dict:
+            res = self.resource(kind)
+            return watch_until(self, res, name, self._ns(res, namespace), condition, timeout, cancel, emit)
+
+        return await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name)
+
+    # --- pods: logs and exec -------------------------------------------------------------------
+
+    async def logs(self, name: str, *, namespace: str | None = None, container: str | None = None,
+                   tail: int | None = None, since: float | None = None) -> str:
+        ns = namespace or self.namespace
+
+        def call(cancel: threading.Event) -> str:
+            return read_logs(self, name, ns, container, tail, since)
+
+        return await self._run(call, kind="Pod", namespace=ns, name=name)
+
+    async def exec(self, name: str, command: list[str], *, namespace: str | None = None,
+                   container: str | None = None, on_output: OutputCallback | None = None,
+                   timeout: float | None = None) -> CommandResult:
+        """Run ``command`` in the pod; lines reach ``on_output`` as they arrive."""
+        if not command:
+            raise KubeError("exec needs a command.")
+        ns = namespace or self.namespace
+        loop = asyncio.get_running_loop()
+
+        def emit(stream: str, line: str) -> None:
+            if on_output is not None:
+                loop.call_soon_threadsafe(on_output, stream, line)
+
+        def call(cancel: threading.Event) -> CommandResult:
+            pod = find_pod(self, name, ns, for_logs=False)
+            return exec_in_pod(self, pod, ns, list(command), default_container(pod, container), timeout, cancel, emit)
+
+        return await self._run(call, kind="Pod", namespace=ns, name=name)
+
+    # --- health --------------------------------------------------------------------------------
+
+    async def probe(self) -> KubeStatus:
+        status = KubeStatus(self.name, self.context, self.namespace, self.server, reachable=False)
+        if self._config_error:
+            status.error = self._config_error
+            return status
+        try:
+            await self._ensure()
+            version = self._dyn.version.get("kubernetes", {})
+            status.version = version.get("gitVersion")
+            status.reachable = True
+        except KubeError as err:
+            status.error = str(err)
+        status.server = self.server
+        return status
+
+    async def close(self) -> None:
+        api, self.api, self._dyn, self._index = self.api, None, None, None
+        if api is not None:
+            await asyncio.to_thread(api.close)
+        if self._cache_dir:
+            shutil.rmtree(self._cache_dir, ignore_errors=True)
+            self._cache_dir = None
+
+
+class KubePool:
+    """One ``KubeClient`` per cluster target, built on first use."""
+
+    def __init__(self, targets: Mapping[str, KubeTarget]):
+        self._targets = dict(targets)
+        self._clients: dict[str, KubeClient] = {}
+
+    def client(self, target: str) -> KubeClient:
+        if target not in self._clients:
+            if target not in self._targets:
+                known = ", ".join(sorted(self._targets)) or "none"
+                raise KubeError(f"No Kubernetes target named {target!r} in the inventory (known: {known}).")
+            self._clients[target] = KubeClient(target, self._targets[target])
+        return self._clients[target]
+
+    async def close(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for c in clients:
+            await c.close()
+

@@ -1,0 +1,191 @@
+"""Pods as kubectl finds them: the pod behind ``job/NAME`` or ``deployment/NAME`` (kubectl's
+choice among a controller's pods), its default container, its logs, and exec with output
+streamed line by line. The functions taking a client run in its worker thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from runbook_tui.errors import KubeError, StepTimeout
+from runbook_tui.transports.base import CommandResult, TailBuffer
+from runbook_tui.transports.kube.config import REQUEST_TIMEOUT
+from runbook_tui.transports.kube.errors import api_error
+
+if TYPE_CHECKING:
+    from runbook_tui.transports.kube.client import KubeClient
+
+
+def find_pod(client: KubeClient, target: str, ns: str, for_logs: bool) -> dict:
+    """A pod name, or ``job/NAME`` / ``deployment/NAME``: the pod kubectl would choose."""
+    if "/" not in target:
+        res = client.resource("Pod", "v1")
+        return client.guard(lambda: res.get(name=target, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
+                            res, ns, target)
+    kind, _, name = target.partition("/")
+    owner_res = client.resource(kind)
+    owner = client.guard(lambda: owner_res.get(name=name, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
+                         owner_res, ns, name)
+    if owner_res.kind == "Pod":
+        return owner
+    selector = selector_string((owner.get("spec") or {}).get("selector"))
+    if not selector:
+        raise KubeError(f"{owner_res.kind} {ns}/{name} has no pod selector.")
+    pod_res = client.resource("Pod", "v1")
+    pods = client.guard(lambda: pod_res.get(namespace=ns, label_selector=selector,
+                                            _request_timeout=REQUEST_TIMEOUT).to_dict(), pod_res, ns, None)
+    items = pods.get("items") or []
+    if not items:
+        raise KubeError(f"No pods found for {owner_res.kind.lower()} {ns}/{name} (selector {selector}).", 404)
+    return pick_pod(items, for_logs=for_logs)
+
+
+def default_container(pod: dict, container: str | None) -> str | None:
+    """The container asked for, else the pod's default-container annotation, else its first."""
+    if container:
+        return container
+    meta = pod.get("metadata") or {}
+    default = (meta.get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+    if default:
+        return default
+    containers = (pod.get("spec") or {}).get("containers") or []
+    return containers[0].get("name") if containers else None
+
+
+def read_logs(client: KubeClient, name: str, ns: str, container: str | None, tail: int | None,
+              since: float | None) -> str:
+    """What ``KubeClient.logs`` runs in its worker thread."""
+    from kubernetes.client import CoreV1Api
+
+    pod = find_pod(client, name, ns, for_logs=True)
+    pod_name = pod["metadata"]["name"]
+    kwargs: dict[str, Any] = {"_request_timeout": REQUEST_TIMEOUT}
+    if (c := default_container(pod, container)) is not None:
+        kwargs["container"] = c
+    if tail is not None:
+        kwargs["tail_lines"] = int(tail)
+    if since is not None:
+        kwargs["since_seconds"] = max(1, int(since))
+    res = client.resource("Pod", "v1")
+    return client.guard(lambda: CoreV1Api(client.api).read_namespaced_pod_log(pod_name, ns, **kwargs),
+                        res, ns, pod_name)
+
+
+def exec_in_pod(client: KubeClient, pod: dict, ns: str, command: list[str], container: str | None,
+                timeout: float | None, cancel: threading.Event, emit: Callable[[str, str], None]) -> CommandResult:
+    """What ``KubeClient.exec`` runs in its worker thread: the exec websocket, read until the
+    command ends, ``timeout`` passes or ``cancel`` is set."""
+    from kubernetes.client import CoreV1Api
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream import stream
+
+    pod_name = pod["metadata"]["name"]
+    phase = (pod.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed"):
+        raise KubeError(f"Cannot exec into pod {ns}/{pod_name}: it has completed (phase {phase}).", 400)
+    kwargs: dict[str, Any] = dict(command=command, stderr=True, stdin=False, stdout=True, tty=False,
+                                  _preload_content=False)
+    if container:
+        kwargs["container"] = container
+    # stream() swaps call_api on the ApiClient it is given while it connects: a private
+    # ApiClient keeps concurrent requests of other steps off the websocket path.
+    from kubernetes.client import ApiClient
+
+    private = ApiClient(configuration=client.api.configuration)
+    try:
+        ws = stream(CoreV1Api(private).connect_get_namespaced_pod_exec, pod_name, ns, **kwargs)
+    except ApiException as err:
+        private.close()
+        raise api_error(err, context=client.context, server=client.server, kind="Pod", namespace=ns, name=pod_name) from None
+    buffers = {"stdout": TailBuffer(), "stderr": TailBuffer()}
+    partial = {"stdout": "", "stderr": ""}
+
+    def feed(stream_name: str, text: str) -> None:
+        data = partial[stream_name] + text
+        *lines, partial[stream_name] = data.split("\n")
+        for line in lines:
+            buffers[stream_name].append(line)
+            emit(stream_name, line)
+
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        while ws.is_open():
+            if cancel.is_set():
+                raise KubeError("The exec was cancelled.")
+            if deadline is not None and time.monotonic() > deadline:
+                where = f" -c {container}" if container else ""
+                raise StepTimeout(f"exec in pod {ns}/{pod_name}{where} timed out after {timeout:g} s")
+            ws.update(timeout=0.2)
+            for stream_name, read in (("stdout", ws.read_stdout), ("stderr", ws.read_stderr)):
+                text = read(timeout=0) if ws.is_open() else read()
+                if text:
+                    feed(stream_name, text)
+        for stream_name, read in (("stdout", ws.read_stdout), ("stderr", ws.read_stderr)):
+            text = read()
+            if text:
+                feed(stream_name, text)
+        for stream_name, rest in partial.items():
+            if rest:
+                buffers[stream_name].append(rest)
+                emit(stream_name, rest)
+        code = ws.returncode
+    finally:
+        ws.close()
+        private.close()
+    return CommandResult(
+        exit_code=code,
+        stdout=buffers["stdout"].text(),
+        stderr=buffers["stderr"].text(),
+        truncated=buffers["stdout"].truncated or buffers["stderr"].truncated,
+    )
+
+
+# --- choosing a pod like kubectl --------------------------------------------------------------
+
+
+def selector_string(selector: dict | None) -> str:
+    """A ``spec.selector`` (matchLabels and matchExpressions) as a label selector."""
+    if not selector:
+        return ""
+    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), ",".join(expr.get("values") or [])
+        parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
+                      "Exists": f"{key}", "DoesNotExist": f"!{key}"}.get(op, ""))
+    if "matchLabels" not in selector and "matchExpressions" not in selector:
+        parts = [f"{k}={v}" for k, v in selector.items() if isinstance(v, str)]  # a Service-style map
+    return ",".join(p for p in parts if p)
+
+
+def _ready_since(pod: dict) -> str | None:
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready" and c.get("status") == "True":
+            return c.get("lastTransitionTime") or ""
+    return None
+
+
+def _max_restarts(pod: dict) -> int:
+    return max((c.get("restartCount", 0) for c in (pod.get("status") or {}).get("containerStatuses") or []), default=0)
+
+
+def pick_pod(pods: list[dict], *, for_logs: bool) -> dict:
+    """kubectl's choice among a controller's pods (``podutils``): for exec, ActivePods reversed
+    (scheduled, Running, Ready, ready longest, fewest restarts, oldest); for logs, ByLogging
+    (the same, but the pod with the most restarts first: it is the interesting one)."""
+    phase_rank = {"Running": 0, "Unknown": 1, "Pending": 2}
+
+    def key(pod: dict) -> tuple:
+        spec, status, meta = pod.get("spec") or {}, pod.get("status") or {}, pod.get("metadata") or {}
+        ready = _ready_since(pod)
+        restarts = _max_restarts(pod)
+        return (
+            0 if spec.get("nodeName") else 1,
+            phase_rank.get(status.get("phase"), 3),
+            0 if ready is not None else 1,
+            ready or "~",  # ISO timestamps sort in time order; earlier = ready longer
+            -restarts if for_logs else restarts,
+            meta.get("creationTimestamp") or "~",
+        )
+
+    return sorted(pods, key=key)[0]
