@@ -1,7 +1,8 @@
 """The TUI application: opens the workspace after the first frame, owns the mode, quits safely.
 
-Kept thin: screens live in ``tui/screens``, widgets in ``tui/widgets``. Engine, workspace and
-journal modules are imported only when first needed, so the home screen paints at once.
+Kept thin: screens live in ``tui/screens`` and only ``tui/router.py`` knows them; widgets live in
+``tui/widgets``. Engine, workspace and journal modules are imported only when first needed, so the
+home screen paints at once.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from textual.worker import Worker, WorkerState
 from runbook_tui.tui.commands import RunbookCommands
 from runbook_tui.tui.messages import WorkspaceFailed, WorkspaceReady
 from runbook_tui.tui.mode import Mode
-from runbook_tui.tui.screens.home import HomeScreen
+from runbook_tui.tui.router import Router
+from runbook_tui.tui.sentences import error_sentence
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
 
@@ -64,10 +66,11 @@ class RunbookApp(App[int]):
         self.workspace_error: str | None = None
         self.set_reactive(RunbookApp.mode, Mode(dry_run=dry_run or offline, offline=offline, lab=lab))
         self._quitting = False
+        self.router = Router(self)
 
     # ------------------------------------------------------------- lifecycle
     def on_mount(self) -> None:
-        self.push_screen(HomeScreen())
+        self.router.home()
         self.call_after_refresh(self.open_workspace)  # after the first frame is on screen
 
     @work(group="workspace", exit_on_error=False)
@@ -91,7 +94,7 @@ class RunbookApp(App[int]):
         if event.worker.group != "workspace" or event.state != WorkerState.ERROR:
             return
         error = event.worker.error
-        self.workspace_error = _sentence(error)
+        self.workspace_error = error_sentence(error)
         self._broadcast(WorkspaceFailed(self.workspace_error))
 
     def _broadcast(self, message: Any) -> None:
@@ -132,33 +135,11 @@ class RunbookApp(App[int]):
         self.exit(0)
 
     # ------------------------------------------------------------- navigation
+    # Screens and the palette ask the router; these two are for what drives the app from outside
+    # (Pilot tests, the screenshots, the benchmarks).
     def start_procedure(self, ref: str, *, dry_run: bool | None = None, walkthrough: bool = False) -> None:
-        """From home or the command palette: the inputs form, then the run."""
-        from runbook_tui.tui.screens.inputs import InputsScreen
-
-        if self.workspace is None:
-            self.notify(self.workspace_error or "Still starting: try again in a moment.", severity="warning")
-            return
-        try:
-            procedure = self.workspace.procedure(ref)
-        except Exception as exc:
-            self.notify(_sentence(exc), severity="error", timeout=8)
-            return
-        mode = self.mode if dry_run is None else replace(self.mode, dry_run=dry_run or self.mode.offline)
-        self.push_screen(InputsScreen(procedure, mode=mode, walkthrough=walkthrough))
+        """The inputs form for procedure REF, then the run (see ``Router.start_procedure``)."""
+        self.router.start_procedure(ref, dry_run=dry_run, walkthrough=walkthrough)
 
     def show_runs(self) -> None:
-        from runbook_tui.tui.screens.runs import RunsScreen
-
-        self.push_screen(RunsScreen())
-
-
-def _sentence(error: BaseException | None) -> str:
-    """An error as the operator sees it: our errors' own sentence, else the exception's text."""
-    from runbook_tui.errors import RunbookError
-
-    if error is None:
-        return "unknown error"
-    if isinstance(error, RunbookError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
+        self.router.show_runs()

@@ -12,7 +12,8 @@ class RunbookCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, Callable[[], Any], str]]:
         app: Any = self.app
         ws = getattr(app, "workspace", None)
-        yield "Runs: the journal", app.show_runs, "past runs, their timelines, reports and resume"
+        router = app.router
+        yield "Runs: the journal", router.show_runs, "past runs, their timelines, reports and resume"
         home = app.screen_stack[1] if len(app.screen_stack) > 1 else None
         if home is not None and hasattr(home, "action_probe"):
             yield "Probe targets", home.action_probe, "check SSH reachability, host keys and the clusters again"
@@ -20,9 +21,9 @@ class RunbookCommands(Provider):
             return
         for proc in getattr(home, "procedures", []) or []:
             kind = "mutating" if proc.mutating else "read-only"
-            yield f"Run {proc.id}", partial(app.start_procedure, proc.id), f"{proc.title} ({kind})"
-            yield f"Dry-run {proc.id}", partial(app.start_procedure, proc.id, dry_run=True), proc.title
-            yield f"Walk through {proc.id}", partial(app.start_procedure, proc.id, walkthrough=True), proc.title
+            yield f"Run {proc.id}", partial(router.start_procedure, proc.id), f"{proc.title} ({kind})"
+            yield f"Dry-run {proc.id}", partial(router.start_procedure, proc.id, dry_run=True), proc.title
+            yield f"Walk through {proc.id}", partial(router.start_procedure, proc.id, walkthrough=True), proc.title
 
     async def discover(self) -> Hits:
         for text, command, help in self._commands():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 from textual.app import App
 from textual.screen import Screen
@@ -10,26 +11,18 @@ from textual.screen import Screen
 from runbook_tui.engine.gates import GateAnswer, GateRequest
 
 
-def gate_screen(request: GateRequest) -> Screen[GateAnswer]:
-    if request.kind == "failure":
-        from runbook_tui.tui.screens.failure import FailureScreen
-
-        return FailureScreen(request)
-    from runbook_tui.tui.screens.gate import GateScreen
-
-    return GateScreen(request)
-
-
 class TuiGates:
     """Each question becomes a modal; the engine awaits the operator's answer.
 
     A callback resolves a future rather than ``push_screen(wait_for_dismiss=True)``, so a gate may
     be asked from any task the engine starts. If the run is cancelled while a modal is open, the
-    modal goes away with it.
+    modal goes away with it. ``screen_for`` makes the modal for a question (the app's router knows
+    which screen answers which kind).
     """
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, screen_for: Callable[[GateRequest], Screen[GateAnswer]]) -> None:
         self.app = app
+        self.screen_for = screen_for
         self.asked: list[GateRequest] = []
 
     async def ask(self, request: GateRequest) -> GateAnswer:
@@ -40,7 +33,7 @@ class TuiGates:
             if not future.done():
                 future.set_result(answer if answer is not None else GateAnswer.no())
 
-        screen = gate_screen(request)
+        screen = self.screen_for(request)
         self.app.push_screen(screen, callback=answered)
         try:
             return await future

@@ -54,7 +54,8 @@ class StepView:
 
 
 class RunState:
-    """Steps in procedure order, their state, output and guards; the run's outcome."""
+    """Steps in procedure order, their state, output and guards; what the run registered; the
+    run's outcome."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
@@ -67,6 +68,9 @@ class RunState:
         self.outcome: str | None = None
         self.message = ""
         self.gate: ev.GateRequested | None = None
+        # Results by the name their step registered them under (``register:``), from the events:
+        # as the journal records them (secrets masked, a sensitive step's output as a digest).
+        self.registered: dict[str, Any] = {}
         # What changed since the screen last looked: step ids whose row or output changed.
         self.dirty_rows: set[str] = set()
         self.dirty_output: set[str] = set()
@@ -121,6 +125,7 @@ class RunState:
             if event.rendered:
                 view.rendered = event.rendered
             view.phase = event.phase
+            self._register(event)
             if event.step_id in self.running:
                 self.running.remove(event.step_id)
             self.dirty_rows.add(event.step_id)
@@ -136,6 +141,12 @@ class RunState:
             self.outcome, self.message = event.outcome, event.message
             self.running.clear()
             self.dirty_run = True
+
+    def _register(self, event: ev.StepFinished) -> None:
+        """The engine registers a step's result when the step succeeded. A called procedure's
+        steps (``call-step/child``) register in the called run's names, not this run's."""
+        if event.register and event.status == "ok" and event.phase == "do" and "/" not in event.step_id:
+            self.registered[event.register] = event.result
 
     def elapsed(self, view: StepView) -> float | None:
         if view.elapsed is not None:

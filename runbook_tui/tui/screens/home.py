@@ -162,15 +162,15 @@ class HomeScreen(Screen):
 
     def action_run(self) -> None:
         if self.selected is not None:
-            self.app.start_procedure(self.selected.id)
+            self.app.router.start_procedure(self.selected.id)
 
     def action_dry_run(self) -> None:
         if self.selected is not None:
-            self.app.start_procedure(self.selected.id, dry_run=True)
+            self.app.router.start_procedure(self.selected.id, dry_run=True)
 
     def action_walkthrough(self) -> None:
         if self.selected is not None:
-            self.app.start_procedure(self.selected.id, walkthrough=True)
+            self.app.router.start_procedure(self.selected.id, walkthrough=True)
 
     def action_runs(self) -> None:
-        self.app.show_runs()
+        self.app.router.show_runs()

@@ -16,6 +16,7 @@ from runbook_tui.engine.inputs import InputError, coerce, resolve
 from runbook_tui.language.model import InputSpec, Procedure
 from runbook_tui.textsafe import printable
 from runbook_tui.tui.mode import Mode
+from runbook_tui.tui.sentences import error_sentence
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
 
@@ -67,10 +68,10 @@ class InputsScreen(Screen):
         if spec.type == "bool":
             return Switch(value=bool(coerce(name, spec, spec.default)) if spec.default is not None else False, id=f"in-{name}")
         if spec.choices:
-            options = [(str(c), c) for c in spec.choices]
+            options = [(printable(str(c)), c) for c in spec.choices]
             return Select(options, value=spec.default if spec.default in spec.choices else Select.NULL,
                           allow_blank=not spec.required or spec.default is None, id=f"in-{name}")
-        return Input(value=as_text(spec.default), placeholder=spec.prompt or name, id=f"in-{name}",
+        return Input(value=as_text(spec.default), placeholder=printable(spec.prompt or name), id=f"in-{name}",
                      password=spec.secret)
 
     def on_mount(self) -> None:
@@ -101,7 +102,7 @@ class InputsScreen(Screen):
             try:
                 coerce(name, spec, value)
             except InputError as exc:
-                error = str(exc)
+                error = error_sentence(exc)
         if error:
             self.errors[name] = error
         else:
@@ -157,9 +158,6 @@ class InputsScreen(Screen):
         return resolve(self.procedure, given)
 
     def action_start(self) -> None:
-        from runbook_tui.tui.screens.run import RunScreen
-        from runbook_tui.tui.screens.walkthrough import WalkthroughScreen
-
         if not self.is_current:
             return
         self.validate_all()
@@ -169,10 +167,9 @@ class InputsScreen(Screen):
         try:
             inputs = self.values()
         except InputError as exc:
-            self.query_one("#inputs-status", Static).update(printable(f"[red]{exc}[/]"))
+            self.query_one("#inputs-status", Static).update(printable(f"[red]{error_sentence(exc)}[/]"))
             return
-        screen_cls = WalkthroughScreen if self.walkthrough else RunScreen
-        self.app.switch_screen(screen_cls(self.procedure, inputs, mode=self.mode))
+        self.app.router.open_run(self.procedure, inputs, mode=self.mode, walkthrough=self.walkthrough)
 
     @on(Input.Submitted)
     def _submitted(self) -> None:

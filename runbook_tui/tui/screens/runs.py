@@ -15,6 +15,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from runbook_tui.textsafe import printable
+from runbook_tui.tui.mode import Mode
+from runbook_tui.tui.sentences import error_sentence
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
 OUTCOME_STYLE = {"succeeded": "green", "failed": "red", "aborted": "red", "refused": "yellow", "interrupted": "magenta"}
@@ -151,8 +153,6 @@ class RunsScreen(Screen):
 
     def action_resume(self) -> None:
         from runbook_tui.errors import RunbookError
-        from runbook_tui.tui.mode import Mode
-        from runbook_tui.tui.screens.run import RunScreen
 
         run = self.selected
         app: Any = self.app
@@ -161,7 +161,7 @@ class RunsScreen(Screen):
         try:  # the workspace decides, as for `runbook-tui resume`: lab vs live, mode, the run's lock
             again = app.workspace.resume(str(run.path))
         except RunbookError as exc:
-            self.notify(printable(str(exc)), severity="error", timeout=8)
+            self.notify(printable(error_sentence(exc)), severity="error", timeout=8)
             return
         mode = Mode(dry_run=again.dry_run, offline=again.offline, lab=app.mode.lab, targets=app.mode.targets)
-        app.switch_screen(RunScreen(again.procedure, again.inputs, mode=mode, resume=again))
+        app.router.open_run(again.procedure, again.inputs, mode=mode, resume=again)

@@ -2,7 +2,8 @@
 beside what the step expects, and Next only once the previous step is done.
 
 The engine holds before each step on ``RunOptions.before_step`` until Next is pressed, and runs one
-step at a time; gates still ask as in any run.
+step at a time; gates still ask as in any run. What is registered so far comes from the run's
+events (``RunState.registered``), as the journal and the other faces see it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from textual.widgets import Button, Footer, Input, Markdown, Static
 
 from runbook_tui.language.model import Step
 from runbook_tui.textsafe import printable
-from runbook_tui.tui.screens.run import RunScreen
+from runbook_tui.tui.run_base import RunScreenBase
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 from runbook_tui.tui.widgets.output_view import OutputView
 from runbook_tui.tui.widgets.step_detail import StepDetail
@@ -80,7 +81,7 @@ def expected_markdown(step: Step) -> str:
     return "\n".join(parts)
 
 
-class WalkthroughScreen(RunScreen):
+class WalkthroughScreen(RunScreenBase):
     BINDINGS = [
         Binding("ctrl+n", "next", "Next step", priority=True),
     ]
@@ -110,7 +111,7 @@ class WalkthroughScreen(RunScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        # (RunScreen.on_mount runs first: Textual calls each class's handler.)
+        # (RunScreenBase.on_mount runs too: Textual calls each class's handler.)
         self.query_one(StepDetail).display = False  # the walkthrough shows its own panels
 
     def _header(self) -> str:
@@ -129,7 +130,7 @@ class WalkthroughScreen(RunScreen):
         why = self._render_why(step.why) or "_This step says nothing about why._"
         self.query_one("#walk-why", Markdown).update(
             printable(f"## Step {index} of {len(self.procedure.steps)}: {step.label}\n\n{why}"))
-        self.query_one("#walk-current", Markdown).update(printable(current_markdown(self.engine.registered, step)))
+        self.query_one("#walk-current", Markdown).update(printable(current_markdown(self.state.registered, step)))
         self.query_one("#walk-expected", Markdown).update(printable(expected_markdown(step)))
         self.query_one(StepList).select_id(step.id)
         button = self.query_one("#next", Button)
