@@ -96,22 +96,3 @@ def field_selector(text: str | None) -> Predicate:
 
         tests.append(test)
     return lambda obj: all(t(obj) for t in tests)
-
-
-def selector_from_match_labels(selector: dict | None) -> str:
-    """A ``spec.selector`` (matchLabels / matchExpressions) as a label selector string."""
-    if not selector:
-        return ""
-    labels = selector.get("matchLabels", selector if "matchExpressions" not in selector else {})
-    parts = [f"{k}={v}" for k, v in (labels or {}).items() if isinstance(v, str)]
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In":
-            parts.append(f"{key} in ({','.join(values)})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(values)})")
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)

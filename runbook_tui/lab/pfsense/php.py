@@ -267,6 +267,3 @@ class Script:
                 j += 1
             out.append(args)
         return out
-
-    def mentions(self, ident: str) -> bool:
-        return any(t.kind == "ident" and t.text == ident for t in self.toks)
