@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from sshserver import OpenSSHServer, SSHTestServer  # noqa: E402
+from sshhosts import OpenSSHServer, SSHTestServer  # noqa: E402
 
 from runbook_tui.engine import events as ev  # noqa: E402
 from runbook_tui.engine.gates import AutoGates  # noqa: E402
@@ -77,7 +77,6 @@ async def engine_run(inventory: Inventory, proc: Procedure, journal_dir: Path, *
 async def overhead(steps: int, tmp: Path) -> None:
     server = SSHTestServer(tmp / "asyncssh")
     await server.start()
-    server.write_known_hosts()
     try:
         inventory = Inventory(targets={"fw": Target(ssh=server.target())})
         pool = SSHPool({"fw": server.target()})
@@ -101,7 +100,7 @@ async def overhead(steps: int, tmp: Path) -> None:
         print(f"  engine step          median {me * 1000:.3f} ms")
         print(f"  added by the engine  median {(me - mb) * 1000:.3f} ms   (target <= 1 ms)")
     finally:
-        await server.close()
+        await server.stop()
 
 
 async def ten_commands(tmp: Path) -> None:
@@ -132,7 +131,6 @@ async def ten_commands(tmp: Path) -> None:
 async def flood(lines: int, tmp: Path) -> None:
     server = SSHTestServer(tmp / "flood")
     await server.start()
-    server.write_known_hosts()
     try:
         inventory = Inventory(targets={"fw": Target(ssh=server.target())})
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -145,7 +143,7 @@ async def flood(lines: int, tmp: Path) -> None:
         print(f"  journal size               {size / 1e6:.1f} MB")
         print(f"  peak RSS                   {peak / 1024:.0f} MiB (grew {(peak - before) / 1024:.0f} MiB during the flood)")
     finally:
-        await server.close()
+        await server.stop()
 
 
 async def main() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from sshserver import OpenSSHServer  # noqa: E402
+from sshhosts import OpenSSHServer  # noqa: E402
 
 from runbook_tui.transports.ssh import SSHPool  # noqa: E402
 

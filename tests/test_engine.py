@@ -10,13 +10,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sshhosts import SSHTestServer
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import AutoGates, GateAnswer, GateRequest
 from runbook_tui.engine.runner import Engine, RunOptions
 from runbook_tui.language.inventory import Inventory, Target
 from runbook_tui.language.model import Procedure
-from sshserver import SSHTestServer
 
 
 def make(steps: list[dict], **inputs) -> Procedure:
@@ -284,9 +284,8 @@ async def test_independent_steps_run_concurrently():
 async def sshd(tmp_path: Path):
     server = SSHTestServer(tmp_path)
     await server.start()
-    server.write_known_hosts()
     yield server
-    await server.close()
+    await server.stop()
 
 
 def ssh_inventory(server: SSHTestServer) -> Inventory:

@@ -9,7 +9,7 @@ import time
 
 import asyncssh
 import pytest
-from sshserver import SSHD, OpenSSHServer
+from sshhosts import SSHD, OpenSSHServer
 
 from runbook_tui.errors import AuthError, HostKeyError, StepTimeout, TransportError
 from runbook_tui.transports.ssh import SSHPool

@@ -1,4 +1,4 @@
-"""SSHPool against a real asyncssh server on 127.0.0.1 (tests/sshserver.py)."""
+"""SSHPool against a real asyncssh server on 127.0.0.1: the lab's SSH harness (tests/sshhosts.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import asyncssh
 import pytest
-from sshserver import SSHTestServer
+from sshhosts import SSHTestServer
 
 from runbook_tui.errors import (
     AuthError,
@@ -32,9 +32,10 @@ def _no_agent(monkeypatch, tmp_path):
 
 @pytest.fixture
 async def server(tmp_path):
-    srv = await SSHTestServer(tmp_path / "srv").start()
+    srv = SSHTestServer(tmp_path / "srv")
+    await srv.start()
     yield srv
-    await srv.close()
+    await srv.stop()
 
 
 @pytest.fixture

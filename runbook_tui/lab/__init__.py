@@ -16,7 +16,7 @@ commands in) and ``kube/`` (the Kubernetes API server and the mailserver cluster
 stays up here is the lab as a whole, what more than one part or the outside uses: ``Lab``
 (this module), ``state`` (the one model every side answers from), ``faults``, ``command_log``,
 ``proof`` (how a run tells this lab from a real host), ``inventory_file`` (the contract with
-the procedures), ``sshd`` (the SSH harness both hosts stand on),
+the procedures), ``sshd`` (the SSH harness both hosts, and the tests' SSH server, stand on),
 ``backup_host`` (one small host on that harness), ``cli`` and ``infra/`` (the operator's
 scripts the lab hands out).
 """
@@ -130,15 +130,17 @@ class Lab:
         f = self.faults
         try:
             pf = LabSSHServer(
-                "pfsense", self.pfsense.root, self.pfsense.shell, self.command_log, client_key,
-                pf_key, presented_key=generate_key() if f.hostkey_changed else None,
+                "pfsense", self.pfsense.root, client_key, pf_key, shell=self.pfsense.shell,
+                command_log=self.command_log,
+                presented_key=generate_key() if f.hostkey_changed else None,
                 latency=f.latency, drop_after=f.ssh_drop_after, proof=self.proof,
             )
             self._servers.append(pf)
             self.pfsense_port = await pf.start()
             bk = LabSSHServer(
-                "backup-host", self.backup_host.root, self.backup_host.shell, self.command_log,
-                client_key, backup_key, latency=f.latency, proof=self.proof,
+                "backup-host", self.backup_host.root, client_key, backup_key,
+                shell=self.backup_host.shell, command_log=self.command_log,
+                latency=f.latency, proof=self.proof,
             )
             self._servers.append(bk)
             self.backup_port = await bk.start()
@@ -160,11 +162,7 @@ class Lab:
             raise
         self.pfsense_ssh, self.backup_ssh = pf, bk
         write_kubeconfig(self.kubeconfig_path, self._api.url, context="lab", namespace="mailserver")
-        self.known_hosts_path.write_text(
-            f"[127.0.0.1]:{self.pfsense_port} {pf_key.export_public_key().decode().strip()}\n"
-            f"[127.0.0.1]:{self.backup_port} {backup_key.export_public_key().decode().strip()}\n",
-            encoding="utf-8",
-        )
+        self.known_hosts_path.write_text(pf.known_hosts_line() + bk.known_hosts_line(), encoding="utf-8")
         write_inventory(self.dir, self.pfsense_port, self.backup_port, self.proof)
         self.started = True
         return self

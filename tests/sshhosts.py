@@ -1,16 +1,18 @@
 """SSH servers for tests and benchmarks, on 127.0.0.1 with ports chosen by the OS.
 
-``SSHTestServer`` is an in-process asyncssh server; ``OpenSSHServer`` runs Debian's real sshd.
+``SSHTestServer`` is the lab's own SSH harness (``runbook_tui.lab.sshd``) answering from a table
+of coroutines instead of a lab shell; ``OpenSSHServer`` runs Debian's real sshd.
 
-The asyncssh server answers commands from a small table (``SSHTestServer.handlers``), serves
-SFTP inside a temp directory (absolute paths are chrooted into ``sftp_root``) and records every
-connection, command and signal it saw, so tests can assert what reached the far side.
+The table (``SSHTestServer.handlers``) streams, sleeps, ignores TERM, cuts the connection and
+records every signal and the end of every command in ``events``. The harness counts connections
+and keeps every command it received (``commands``, ``command_connections``), serves SFTP inside
+``sftp_root`` and can corrupt uploads, so tests can assert what reached the far side.
 
     server = SSHTestServer(tmp_path)
     await server.start()
     target = server.target()          # an SSHTarget with a trusted known_hosts and client key
     ...
-    await server.close()
+    await server.stop()
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import asyncssh
 
+from runbook_tui.lab.sshd import LabSSHServer, generate_key
 from runbook_tui.language.inventory import SSHTarget
 
 Proc = asyncssh.SSHServerProcess
@@ -36,28 +39,33 @@ Handler = Callable[["SSHTestServer", Proc, list[str]], Awaitable[None]]
 _POLL = 0.01
 
 
-class SSHTestServer:
-    """A keyed SSH server whose commands are Python coroutines."""
+def _target(server: SSHTestServer | OpenSSHServer, overrides: dict[str, object]) -> SSHTarget:
+    fields: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "user": server.user,
+        "key": str(server.key_path),
+        "known_hosts": str(server.known_hosts_path),
+    }
+    fields.update(overrides)
+    return SSHTarget(**fields)
 
-    def __init__(
-        self, root: Path, *, user: str = "admin", host_key: asyncssh.SSHKey | None = None
-    ):
-        self.root = Path(root)
+
+class SSHTestServer(LabSSHServer):
+    """The lab's SSH harness with commands that are Python coroutines; files live in ``root``."""
+
+    def __init__(self, root: Path, *, user: str = "admin", host_key: asyncssh.SSHKey | None = None):
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        client_key = generate_key()
+        super().__init__("test", root / "sftp", client_key, host_key or generate_key(), handler=self._dispatch)
         self.user = user
-        self.host_key = host_key or asyncssh.generate_private_key("ssh-ed25519")
-        self.client_key = asyncssh.generate_private_key("ssh-ed25519")
-        self.sftp_root = self.root / "sftp"
-        self.sftp_root.mkdir(parents=True, exist_ok=True)
-        self.key_path = self.root / "id_ed25519"
+        self.sftp_root = self.root
+        self.key_path = root / "id_ed25519"
         self.client_key.write_private_key(str(self.key_path))
-        self.known_hosts_path = self.root / "known_hosts"
-
-        self.connections = 0  # TCP connections that reached the SSH layer
-        self.commands: list[str] = []  # every exec request, in order
-        self.command_connections: list[int] = []  # which connection (1-based) ran each command
+        self.known_hosts_path = root / "known_hosts"
         self.events: list[str] = []  # "signal TERM: sleep 30", "ended: sleep 30", ...
         self.drop_once_done: set[str] = set()
-        self.corrupt_uploads = False  # when set, SFTP writes lose their last byte
         self.handlers: dict[str, Handler] = {
             "echo": _echo,
             "hostname": _hostname,
@@ -70,64 +78,15 @@ class SSHTestServer:
             "drop": _drop,
             "drop-once": _drop_once,
         }
-        self._conns: list[asyncssh.SSHServerConnection] = []
-        self._acceptor: asyncssh.SSHAcceptor | None = None
         self._changed = asyncio.Event()
 
-    # --- lifecycle -------------------------------------------------------------------------
-
-    async def start(self) -> SSHTestServer:
-        server = self
-
-        class _Server(asyncssh.SSHServer):
-            def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-                server.connections += 1
-                server._conns.append(conn)
-                conn.set_extra_info(number=server.connections)
-
-        root = str(self.sftp_root)
-
-        class _SFTP(asyncssh.SFTPServer):
-            def __init__(self, chan: asyncssh.SSHServerChannel):
-                super().__init__(chan, chroot=root)
-
-            def write(self, file_obj: object, offset: int, data: bytes) -> object:
-                if server.corrupt_uploads:
-                    data = data[:-1]
-                return super().write(file_obj, offset, data)
-
-        self._acceptor = await asyncssh.listen(
-            "127.0.0.1",
-            0,
-            server_host_keys=[self.host_key],
-            authorized_client_keys=asyncssh.import_authorized_keys(
-                self.client_key.export_public_key().decode()
-            ),
-            server_factory=_Server,
-            process_factory=self._handle,
-            sftp_factory=_SFTP,
-            allow_scp=False,
-        )
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen, then trust this server in ``known_hosts_path``."""
+        port = await super().start(host, port)
         self.write_known_hosts()
-        return self
-
-    async def close(self) -> None:
-        if self._acceptor is not None:
-            self._acceptor.close()
-            await self._acceptor.wait_closed()
-        for conn in self._conns:
-            conn.abort()
-
-    @property
-    def port(self) -> int:
-        assert self._acceptor is not None, "start() the server first"
-        return self._acceptor.get_port()
+        return port
 
     # --- what a client needs ---------------------------------------------------------------
-
-    def known_hosts_line(self, key: asyncssh.SSHKey | None = None) -> str:
-        public = (key or self.host_key).export_public_key().decode().split()
-        return f"[127.0.0.1]:{self.port} {public[0]} {public[1]}\n"
 
     def write_known_hosts(
         self, path: Path | None = None, key: asyncssh.SSHKey | None = None
@@ -136,24 +95,8 @@ class SSHTestServer:
         path.write_text(self.known_hosts_line(key))
         return path
 
-    def fingerprint(self) -> str:
-        return self.host_key.get_fingerprint("sha256")
-
     def target(self, **overrides: object) -> SSHTarget:
-        fields: dict[str, object] = {
-            "host": "127.0.0.1",
-            "port": self.port,
-            "user": self.user,
-            "key": str(self.key_path),
-            "known_hosts": str(self.known_hosts_path),
-        }
-        fields.update(overrides)
-        return SSHTarget(**fields)
-
-    def drop_connections(self) -> None:
-        """Cut every open connection from the server side, like a firewall reboot."""
-        for conn in self._conns:
-            conn.abort()
+        return _target(self, overrides)
 
     async def wait_for_event(self, text: str, timeout: float = 5.0) -> None:
         """Wait until an event containing ``text`` was recorded."""
@@ -171,12 +114,8 @@ class SSHTestServer:
 
     # --- command dispatch ------------------------------------------------------------------
 
-    async def _handle(self, process: asyncssh.SSHServerProcess) -> None:
+    async def _dispatch(self, process: asyncssh.SSHServerProcess) -> None:
         command = process.command or ""
-        conn = process.get_extra_info("connection")
-        self.commands.append(command)
-        self.command_connections.append(conn.get_extra_info("number"))
-        self._changed.set()
         try:
             argv = shlex.split(command)
         except ValueError:
@@ -399,15 +338,7 @@ class OpenSSHServer:
         return self.host_key.get_fingerprint("sha256")
 
     def target(self, **overrides: object) -> SSHTarget:
-        fields: dict[str, object] = {
-            "host": "127.0.0.1",
-            "port": self.port,
-            "user": self.user,
-            "key": str(self.key_path),
-            "known_hosts": str(self.known_hosts_path),
-        }
-        fields.update(overrides)
-        return SSHTarget(**fields)
+        return _target(self, overrides)
 
 
 def _free_port() -> int:
