@@ -4,7 +4,9 @@ The API server is generic: it knows resource types, not mail, and the tests star
 own with their own objects. The cluster modules put the mailserver's objects into it and run
 the controllers that make them behave, mirroring what pfSense needs into the lab-wide
 ``LabState``. Only this package imports aiohttp, and nothing here is imported until a lab or a
-test starts a server, so ``import runbook_tui.lab`` stays light.
+test starts a server, so ``import runbook_tui.lab`` stays light. aiohttp stays a required
+dependency all the same: rehearsing on the lab is part of every install, and the official
+kubernetes client (36 and later) requires aiohttp itself, so an extra would remove nothing.
 
 The API server, one job a module:
 - ``server``: ``KubeAPIServer``, lifecycle, auth, faults, routing and reads.
