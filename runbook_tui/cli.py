@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runbook_tui.errors import Problem
+    from runbook_tui.language.catalog import Catalog
     from runbook_tui.language.inventory import Inventory
-    from runbook_tui.language.loader import Catalog
 
 from runbook_tui import cli_options, cli_run
-from runbook_tui.textsafe import printable
 from runbook_tui.lab import cli as lab_cli
+from runbook_tui.textsafe import printable
 
 PROG = "runbook-tui"
 
@@ -48,7 +48,7 @@ def _procedures_dir(args: argparse.Namespace) -> Path:
 
 
 def catalog_for(args: argparse.Namespace, inventory: Inventory | None = None) -> Catalog:
-    from runbook_tui.language.loader import Catalog
+    from runbook_tui.language.catalog import Catalog
 
     return Catalog(_procedures_dir(args), inventory=inventory)
 
@@ -118,7 +118,13 @@ def configure_validate(parser: argparse.ArgumentParser) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from runbook_tui.errors import ProcedureError
-    from runbook_tui.language.loader import Catalog, check_inventory_files, find_inventory, load_inventory, load_procedure
+    from runbook_tui.language.catalog import Catalog
+    from runbook_tui.language.inventory_loader import (
+        check_inventory_files,
+        find_inventory,
+        load_inventory,
+    )
+    from runbook_tui.language.loader import load_procedure
 
     problems: list[Problem] = []
     invalid: set[str] = set()

@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import sys
-from typing import Any
 
 from runbook_tui.errors import ProcedureError, RunbookError
 
@@ -58,8 +57,8 @@ def _add_answers(p: argparse.ArgumentParser) -> None:
 
 
 def _gates(args: argparse.Namespace, lab: bool):
-    from runbook_tui.headless.console import TerminalGates
     from runbook_tui.engine.gates import AutoGates
+    from runbook_tui.headless.console import TerminalGates
 
     if args.yes or not sys.stdin.isatty():
         return AutoGates(yes=args.yes, phrases=tuple(args.confirm), lab=lab, undo_on_failure=args.undo_on_failure)
@@ -113,8 +112,8 @@ def _fail(exc: RunbookError) -> int:
     sys.stderr.write(f"{printable(str(exc))}\n")
     if isinstance(exc, ProcedureError):
         sys.stderr.write(f"{len(exc.problems)} problem(s).\n")
-    from runbook_tui.engine.inputs import InputError
     from runbook_tui.engine.locks import LockHeld
+    from runbook_tui.language.inputs import InputError
 
     if isinstance(exc, LockHeld):
         return EXIT_ABORTED
@@ -122,7 +121,7 @@ def _fail(exc: RunbookError) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from runbook_tui.engine.inputs import parse_sets, resolve
+    from runbook_tui.language.inputs import parse_sets, resolve
     from runbook_tui.workspace import Workspace
 
     ws = await Workspace.open(inventory=args.inventory, procedures=args.procedures, lab=args.lab,
@@ -151,8 +150,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _resume(args: argparse.Namespace) -> int:
-    from runbook_tui.engine.inputs import parse_sets
     from runbook_tui.headless.journal import resume_state, run_path
+    from runbook_tui.language.inputs import parse_sets
     from runbook_tui.workspace import Workspace
 
     start, _ = resume_state(run_path(args.run_id))
@@ -210,8 +209,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(text)
             return EXIT_OK
-        from runbook_tui.headless.console import ConsoleReporter
         from runbook_tui.engine.events import event_from_dict
+        from runbook_tui.headless.console import ConsoleReporter
 
         reporter = ConsoleReporter()
         for data in read_events(path):

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
 from runbook_tui.engine.gates import Gates
-from runbook_tui.engine.runner import Engine, ResumeState, RunOptions
+from runbook_tui.engine.options import ResumeState, RunOptions
+from runbook_tui.engine.runner import Engine
 from runbook_tui.errors import RunbookError
 from runbook_tui.language.inventory import Inventory
 from runbook_tui.language.model import Procedure, Step
@@ -45,7 +46,9 @@ class Workspace:
         lab_dir: str | None = None,
         accept_host_keys: Sequence[str] = (),
     ) -> "Workspace":
-        from runbook_tui.language.loader import Catalog, default_procedures_dir, find_inventory, load_inventory
+        from runbook_tui.language.catalog import Catalog
+        from runbook_tui.language.inventory_loader import find_inventory, load_inventory
+        from runbook_tui.language.loader import default_procedures_dir
 
         lab_obj = None
         if lab:
@@ -101,8 +104,8 @@ class Workspace:
         concurrency: int | None = None,
         before_step: Callable[[Step], Awaitable[None]] | None = None,
     ) -> Engine:
-        from runbook_tui.headless.journal import Journal
         from runbook_tui.engine.locks import TargetLocks
+        from runbook_tui.headless.journal import Journal
 
         if resume is not None:
             dry_run, offline = resume.dry_run, resume.offline
@@ -139,10 +142,10 @@ class Workspace:
         - secret inputs were never journaled: they must be GIVEN again.
         Raises WorkspaceError, JournalError, InputError or LockHeld with one sentence."""
         from runbook_tui.engine.gates import operator
-        from runbook_tui.engine.inputs import InputError, coerce
+        from runbook_tui.engine.locks import Holder
         from runbook_tui.engine.redact import MASK
         from runbook_tui.headless.journal import lock_for, resume_state, run_path
-        from runbook_tui.engine.locks import Holder
+        from runbook_tui.language.inputs import InputError, coerce
 
         path = Path(run) if run.endswith(".jsonl") and Path(run).exists() else run_path(run, self.journal_dir)
         lock = lock_for(path)

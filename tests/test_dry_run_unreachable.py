@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_cli_flags import cli
 
 from runbook_tui.lab import Lab
-from test_cli_flags import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = sorted(p.stem for p in (ROOT / "procedures").glob("*.yaml"))

@@ -46,7 +46,7 @@ def test_model_loader_templating_and_cli_import_nothing_heavy() -> None:
 def test_validating_procedures_imports_nothing_heavy() -> None:
     samples = Path(__file__).parent / "data" / "procedures"
     loaded = imported_after(
-        f"from runbook_tui.language.loader import Catalog\nprocs, problems = Catalog({str(samples)!r}).load_all()\n"
+        f"from runbook_tui.language.catalog import Catalog\nprocs, problems = Catalog({str(samples)!r}).load_all()\n"
         "assert procs and not problems, problems"
     )
     assert loaded.isdisjoint(HEAVY), loaded & set(HEAVY)

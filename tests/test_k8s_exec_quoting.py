@@ -13,7 +13,7 @@ import pytest
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import AutoGates
-from runbook_tui.engine.inputs import resolve
+from runbook_tui.language.inputs import resolve
 from runbook_tui.workspace import Workspace
 
 PROCEDURE = """\

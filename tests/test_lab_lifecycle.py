@@ -16,9 +16,9 @@ import asyncssh
 import pytest
 import yaml
 
-from runbook_tui.language.inventory import Inventory
 from runbook_tui.lab import FAULTS, Lab, LabError
 from runbook_tui.lab.cli import format_log
+from runbook_tui.language.inventory import Inventory
 
 PY = sys.executable
 

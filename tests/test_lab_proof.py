@@ -12,15 +12,14 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from test_cli_flags import cli
 
 from runbook_tui.lab import Lab
-from test_cli_flags import cli
 
 TYPED = """\
 id: typed
@@ -91,8 +90,8 @@ async def test_only_a_lab_that_presents_its_proof_relaxes_typed_gates(tmp_path: 
 
 
 async def test_the_lab_api_presents_its_proof_even_when_it_refuses(tmp_path: Path) -> None:
-    from runbook_tui.language.inventory import Inventory
     from runbook_tui.lab.proof import proven
+    from runbook_tui.language.inventory import Inventory
 
     async with Lab(tmp_path / "lab", faults=["api-forbidden=nodes", "latency=0.2"]) as lab:
         inventory = Inventory.model_validate(yaml.safe_load(lab.inventory_path.read_text()))

@@ -9,15 +9,17 @@ from pathlib import Path
 import pytest
 
 from runbook_tui.errors import ProcedureError
-from runbook_tui.language.loader import (
-    MAX_BYTES,
-    Catalog,
-    ProcedureNotFound,
+from runbook_tui.language.catalog import Catalog
+from runbook_tui.language.inventory_loader import (
     check_inventory_files,
-    default_procedures_dir,
     find_inventory,
     load_inventory,
     load_inventory_text,
+)
+from runbook_tui.language.loader import (
+    MAX_BYTES,
+    ProcedureNotFound,
+    default_procedures_dir,
     load_procedure,
     load_procedure_text,
 )

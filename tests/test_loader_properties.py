@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from runbook_tui.errors import ProcedureError
 from runbook_tui.language.inventory import Inventory
-from runbook_tui.language.loader import load_inventory, load_inventory_text, load_procedure, load_procedure_text
+from runbook_tui.language.inventory_loader import load_inventory, load_inventory_text
+from runbook_tui.language.loader import load_procedure, load_procedure_text
 from runbook_tui.language.model import K8S_VERBS, Procedure
 from runbook_tui.language.procedure_checks import K8S_NEEDS
 

@@ -20,8 +20,8 @@ import pytest
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import AutoGates
-from runbook_tui.engine.inputs import resolve
 from runbook_tui.lab.state import METALLB_IP, PFSENSE_IP
+from runbook_tui.language.inputs import resolve
 from runbook_tui.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from runbook_tui.cli import main
-from runbook_tui.language.loader import Catalog
+from runbook_tui.language.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = ROOT / "procedures"
@@ -84,7 +84,7 @@ def test_example_inventory_matches_the_lab_contract():
     import yaml
 
     from runbook_tui.lab.inventory_file import inventory
-    from runbook_tui.language.loader import load_inventory
+    from runbook_tui.language.inventory_loader import load_inventory
 
     example = load_inventory(ROOT / "inventory.example.yaml")
     assert set(example.targets) == {"pfsense", "backup-host", "cluster"}

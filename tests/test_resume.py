@@ -105,8 +105,9 @@ def test_resume_without_confirmation_refuses_to_rerun_in_flight_step(tmp_path: P
 async def test_resume_after_an_ssh_drop_asks_whether_to_rerun_the_half_applied_step(tmp_path: Path, env):
     """The connection drops while HAProxy restarts (the lab drops it at the 3rd command): the
     restart may or may not have happened, so a resume asks as it does after kill -9."""
-    from runbook_tui.lab import Lab
     from test_cli_flags import cli
+
+    from runbook_tui.lab import Lab
 
     async with Lab(tmp_path / "lab", faults=["ssh-drop-after=3"]) as lab:
         inventory = str(lab.inventory_path)

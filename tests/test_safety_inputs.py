@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_tui.engine.inputs import InputError, coerce
+from runbook_tui.language.inputs import InputError, coerce
 from runbook_tui.language.model import InputSpec
 
 REPO = Path(__file__).resolve().parent.parent

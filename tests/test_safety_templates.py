@@ -15,9 +15,15 @@ from pathlib import Path
 import pytest
 
 from runbook_tui.language import templating
-from runbook_tui.engine.inputs import InputError, coerce
+from runbook_tui.language.inputs import InputError, coerce
 from runbook_tui.language.model import InputSpec
-from runbook_tui.language.templating import TemplateProblem, evaluate, render_command, render_text, render_value
+from runbook_tui.language.templating import (
+    TemplateProblem,
+    evaluate,
+    render_command,
+    render_text,
+    render_value,
+)
 
 # Each would be harmless on its own, but over the limit: building it is refused up front.
 TOO_BIG = {

@@ -16,7 +16,13 @@ import pytest
 
 from runbook_tui.errors import ProcedureError
 from runbook_tui.language.loader import load_procedure_text
-from runbook_tui.language.templating import Raw, TemplateProblem, evaluate, render_command, render_value
+from runbook_tui.language.templating import (
+    Raw,
+    TemplateProblem,
+    evaluate,
+    render_command,
+    render_value,
+)
 
 HOSTILE = [
     "; touch pwned",

@@ -10,9 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_tui_support import (
+    ROOT,
+    gate_of,
+    home_ready,
+    make_app,
+    run_finished,
+    start,
+    wait_for,
+)
 
 from runbook_tui.tui.widgets.output_view import OutputView
-from test_tui_support import ROOT, gate_of, home_ready, make_app, run_finished, start, wait_for
 
 PROCEDURE = r"""id: noisy
 title: Terminal controls in output and values

@@ -6,9 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_tui_support import (
+    ROOT,
+    events,
+    home_ready,
+    make_app,
+    run_finished,
+    screen_is,
+    start,
+    wait_for,
+)
 from textual.widgets import Button, Input
-
-from test_tui_support import ROOT, events, home_ready, make_app, run_finished, screen_is, start, wait_for
 
 
 @pytest.fixture(autouse=True)

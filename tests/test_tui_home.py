@@ -7,11 +7,19 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_tui_support import (
+    ROOT,
+    home_ready,
+    make_app,
+    run_finished,
+    screen_is,
+    start,
+    wait_for,
+)
 from textual.widgets import DataTable, Static
 
 from runbook_tui.tui.app import RunbookApp
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
-from test_tui_support import ROOT, home_ready, make_app, run_finished, screen_is, start, wait_for
 
 JOURNAL = ROOT / "tests/data/tui/journal"
 

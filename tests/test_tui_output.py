@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
+from test_tui_support import ROOT, home_ready, make_app, run_finished, start, wait_for
 from textual import events
 from textual.widgets import Input
 
 from runbook_tui.engine import events as ev
 from runbook_tui.tui.run_state import MAX_LINES, RunState
 from runbook_tui.tui.widgets.output_view import OutputView
-from test_tui_support import ROOT, home_ready, make_app, run_finished, start, wait_for
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,19 @@ import time
 from pathlib import Path
 
 import pytest
+from test_tui_support import (
+    ROOT,
+    events,
+    home_ready,
+    make_app,
+    run_finished,
+    screen_is,
+    start,
+    wait_for,
+)
 from textual.widgets import Button, Input
 
 from runbook_tui.headless.journal import list_runs
-from test_tui_support import ROOT, events, home_ready, make_app, run_finished, screen_is, start, wait_for
 
 
 @pytest.fixture(autouse=True)

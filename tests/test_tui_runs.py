@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Static
-
 from test_tui_support import ROOT, home_ready, make_app, screen_is, wait_for
+from textual.widgets import DataTable, Static
 
 JOURNAL = ROOT / "tests/data/tui/journal"
 

@@ -8,11 +8,19 @@ review the SVGs in ``tests/__snapshots__/`` (``pytest --snapshot-report`` shows 
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input
-
 from test_tui_support import (  # noqa: F401 - fixtures are used by name
-    SIZE, fixed_world, home_ready, journal, make_app, run_finished, screen_is, settle, start, wait_for,
+    SIZE,
+    fixed_world,
+    home_ready,
+    journal,
+    make_app,
+    run_finished,
+    screen_is,
+    settle,
+    start,
+    wait_for,
 )
+from textual.widgets import Input
 
 
 @pytest.fixture(autouse=True)

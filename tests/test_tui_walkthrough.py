@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Markdown
-
 from test_tui_support import ROOT, home_ready, make_app, run_finished, start, wait_for
+from textual.widgets import Button, Markdown
 
 
 @pytest.fixture(autouse=True)

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from runbook_tui.engine.locks import FileLock, Holder, LockHeld
 from test_resume import crash_mid_run, journal
 from test_tui_support import home_ready, make_app, screen_is, wait_for
+
+from runbook_tui.engine.locks import FileLock, Holder, LockHeld
 
 SLOW_CHANGE = """\
 id: slow-change
@@ -122,7 +122,7 @@ def test_a_dead_holders_lock_is_taken_over_and_said(tmp_path: Path, env) -> None
                              "--yes"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=60)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert f"took over the lock on target pfsense (192.0.2.1:22) from" in second.stdout
+    assert "took over the lock on target pfsense (192.0.2.1:22) from" in second.stdout
     assert f"(pid {first.pid}, run " in second.stdout and "that process is gone" in second.stdout
 
 

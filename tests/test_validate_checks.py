@@ -15,16 +15,12 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from runbook_tui.engine.inputs import InputError, coerce
 from runbook_tui.errors import ProcedureError
+from runbook_tui.language.catalog import Catalog
+from runbook_tui.language.inputs import InputError, coerce
 from runbook_tui.language.inventory import Inventory, SSHTarget
-from runbook_tui.language.loader import (
-    Catalog,
-    check_inventory_files,
-    default_procedures_dir,
-    load_inventory,
-    load_procedure_text,
-)
+from runbook_tui.language.inventory_loader import check_inventory_files, load_inventory
+from runbook_tui.language.loader import default_procedures_dir, load_procedure_text
 from runbook_tui.language.model import InputSpec
 
 TESTS = Path(__file__).parent

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 from runbook_tui.transports.base import OutputCallback
 
 if TYPE_CHECKING:
-    from runbook_tui.language.model import StepBody
     from runbook_tui.language.inventory import Inventory
+    from runbook_tui.language.model import StepBody
     from runbook_tui.transports.pool import Transports
 
 

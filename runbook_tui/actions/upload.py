@@ -15,7 +15,6 @@ from runbook_tui.language.model import StepBody
 from runbook_tui.language.templating import render_text
 
 
-
 def _mode(value: Any) -> int | None:
     if value is None:
         return None

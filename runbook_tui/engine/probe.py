@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+
 from runbook_tui.language.inventory import Inventory
 from runbook_tui.transports.pool import Transports
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from runbook_tui.engine import events as ev
-from runbook_tui.errors import RunbookError
 from runbook_tui.engine.locks import FileLock, Holder
+from runbook_tui.errors import RunbookError
 
 STEP_CAP = 10 * 1024 * 1024
 RUN_CAP = 64 * 1024 * 1024
@@ -289,7 +289,7 @@ def last_outcomes(directory: Path | None = None) -> dict[str, RunSummary]:
 
 def resume_state(path: Path) -> tuple[dict[str, Any], "Any"]:
     """The run's start event and a ResumeState: finished steps, their results, what was in flight."""
-    from runbook_tui.engine.runner import ResumeState
+    from runbook_tui.engine.options import ResumeState
 
     start, statuses, results, started, last_seq = None, {}, {}, {}, 0
     finished = None

@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+)
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 K8S_VERBS = ("get", "list", "patch", "apply", "delete", "job-from-cronjob", "wait", "logs", "exec")

@@ -6,22 +6,15 @@ others: every check guards its own types and leaves type errors to pydantic's re
 
 from __future__ import annotations
 
-import graphlib
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from runbook_tui.language import template_checks
-from runbook_tui.errors import Problem
-from runbook_tui.language.inventory import Inventory
+from runbook_tui.language import flow_checks, input_checks, template_checks
+from runbook_tui.language.check_context import Context, and_list, present
 from runbook_tui.language.model import (
     ACTIONS,
     K8S_VERBS,
     Confirm,
-    InputSpec,
     Procedure,
     Retry,
     Step,
@@ -29,10 +22,13 @@ from runbook_tui.language.model import (
     TcpSpec,
     UploadSpec,
 )
-from runbook_tui.language.pydantic_problems import check_keys, did_you_mean, show, subject
-from runbook_tui.language.yaml_source import Path, SourceMap
+from runbook_tui.language.pydantic_problems import (
+    check_keys,
+    did_you_mean,
+    show,
+)
+from runbook_tui.language.yaml_source import Path
 
-IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ACTION_KEYS = {"assert": "assert"}  # the YAML key of each action is its name
 
 # k8s fields, and which verbs take them beyond target/kind/name/namespace/api_version.
@@ -91,61 +87,6 @@ NOT_TEMPLATES = frozenset(
         "foreach",
     }
 )
-_DEFAULTS = {name: info.default for name, info in StepBody.model_fields.items()}
-_DEFAULTS.update({info.alias: info.default for info in StepBody.model_fields.values() if info.alias})
-
-
-def present(body: dict[str, Any], key: str) -> bool:
-    """Given a value other than nothing or the field's default (so a full dump reads back)."""
-    if key not in body or body[key] is None:
-        return False
-    if key == "with":
-        return body[key] != {}
-    return not (key in _DEFAULTS and body[key] == _DEFAULTS[key] and key not in ACTIONS)
-
-
-def _and(words: list[str]) -> str:
-    quoted = [f"'{w}'" for w in words]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
-def describer(data: dict[str, Any]) -> Callable[[Path], tuple[str, Path]]:
-    steps = data.get("steps") if isinstance(data, dict) else None
-
-    def describe(path: Path) -> tuple[str, Path]:
-        if len(path) >= 2 and path[0] == "steps" and isinstance(path[1], int):
-            step = steps[path[1]] if isinstance(steps, list) and path[1] < len(steps) else None
-            step_id = step.get("id") if isinstance(step, dict) else None
-            name = f"step '{step_id}'" if isinstance(step_id, str) and step_id else f"step #{path[1] + 1}"
-            if len(path) >= 3 and path[2] == "undo":
-                return f"the undo of {name}", path[3:]
-            return name, path[2:]
-        if len(path) >= 2 and path[0] == "inputs" and isinstance(path[1], str):
-            return f"input '{path[1]}'", path[2:]
-        return "the procedure", path
-
-    return describe
-
-
-@dataclass
-class Context:
-    source: SourceMap
-    describe: Callable[[Path], tuple[str, Path]]
-    inventory: Inventory | None
-    parsers: tuple[str, ...] | None
-    callee: Callable[[str], Procedure | None | str] | None  # None: unknown; str: why it is unusable
-    procedure_id: str | None
-    problems: list[Problem]
-    # (caller, called) -> the ids of a loop those calls would go round, or None (see Catalog.call_loop)
-    call_loop: Callable[[str | None, str], list[str] | None] | None = None
-
-    def add(self, at: tuple[int, int], message: str) -> None:
-        self.problems.append(self.source.problem(at, message))
-
-    def subject(self, path: Path) -> str:
-        return subject(self.describe, path)
-
-
 def check(data: dict[str, Any], ctx: Context) -> None:
     """Append every problem of procedure ``data`` to ``ctx.problems``."""
     src = ctx.source
@@ -153,7 +94,7 @@ def check(data: dict[str, Any], ctx: Context) -> None:
     inputs = data.get("inputs")
     if isinstance(inputs, dict):
         for name, spec in inputs.items():
-            _check_input(name, spec, ctx)
+            input_checks.check_input(name, spec, ctx)
     steps = data.get("steps")
     if not isinstance(steps, list):
         return
@@ -181,100 +122,7 @@ def check(data: dict[str, Any], ctx: Context) -> None:
             ctx.problems.extend(check_keys(undo, upath, StepBody, src, ctx.describe))
             _check_body(undo, upath, ctx)
             _check_templates(undo, upath, ctx, input_names, registers, item=foreach, in_undo=True)
-    _check_graph(steps, ctx)
-
-
-def _check_input(name: str, spec: Any, ctx: Context) -> None:
-    src = ctx.source
-    path: Path = ("inputs", name)
-    if not IDENT.match(name):
-        ctx.add(
-            src.key(path),
-            f"input name '{name}' must be an identifier (letters, digits and _, not starting with a digit)",
-        )
-    elif hasattr(dict, name):
-        # Jinja reads inputs.items as the mapping's method before the entry.
-        ctx.add(
-            src.key(path),
-            f"input name '{name}' is also a method of mappings, so 'inputs.{name}' would not be the input; pick another",
-        )
-    if not isinstance(spec, dict):
-        return
-    ctx.problems.extend(check_keys(spec, path, InputSpec, src, ctx.describe))
-    choices = spec.get("choices")
-    if spec.get("type") == "choice" and not choices:
-        ctx.add(src.value(path + ("type",)), f"input '{name}' has type 'choice' but no 'choices'")
-    default = spec.get("default")
-    not_a_choice = isinstance(choices, list) and bool(choices) and default is not None and default not in choices
-    if not_a_choice:
-        ctx.add(
-            src.value(path + ("default",)),
-            f"'default' in input '{name}' is {show(default)}, which is not one of its choices",
-        )
-    pattern = spec.get("pattern")
-    pattern_ok = True
-    if isinstance(pattern, str):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            pattern_ok = False
-            ctx.add(
-                src.value(path + ("pattern",)),
-                f"'pattern' in input '{name}' is not a valid regular expression: {exc}",
-            )
-    if default is not None and pattern_ok and not not_a_choice:
-        _check_default(name, spec, path, ctx)
-    for leaf, text in template_checks.walk_strings(spec, path):
-        if leaf[-1:] != ("pattern",):
-            ctx.problems.extend(
-                template_checks.check(
-                    text, expression=False, scope=None, path=leaf, subject=ctx.subject(leaf), source=src
-                )
-            )
-
-
-_INPUT_TYPE_WORDS = {
-    "string": "text",
-    "int": "a whole number",
-    "bool": "true or false",
-    "ip": "an IP address",
-    "list": "a list",
-    "choice": "one of its choices",
-}
-
-
-def _check_default(name: str, spec: dict[str, Any], path: Path, ctx: Context) -> None:
-    """A default the input itself would refuse when the run starts. The run's own ``coerce``
-    judges (one set of rules); the sentence says which part of the declaration it breaks."""
-    from runbook_tui.engine.inputs import InputError, coerce
-
-    try:
-        declared = InputSpec.model_validate(
-            {k: spec[k] for k in ("type", "choices", "pattern", "default") if k in spec}
-        )
-    except ValidationError:
-        return  # a bad type, choices or pattern: reported as such
-    default = declared.default
-
-    def judge(**without: Any) -> tuple[bool, Any]:
-        try:
-            return True, coerce(name, declared.model_copy(update=without), default)
-        except InputError:
-            return False, None
-
-    if judge()[0]:
-        return
-    typed, value = judge(choices=None, pattern=None)
-    what = f"'default' in input '{name}'"
-    if not typed:
-        kind = declared.type
-        message = f"{what} must be {_INPUT_TYPE_WORDS.get(kind, kind)} (type '{kind}'), found {show(default)}"
-    elif declared.choices is not None and not judge(pattern=None)[0]:
-        read = f", which the run reads as {show(value)}," if value != default else ""
-        message = f"{what} is {show(default)}{read} not one of its choices"
-    else:
-        message = f"{what} is {show(default)}, which does not match its pattern {show(declared.pattern)}"
-    ctx.add(ctx.source.value(path + ("default",)), message)
+    flow_checks.check_graph(steps, ctx)
 
 
 def _check_body(body: dict[str, Any], path: Path, ctx: Context) -> None:
@@ -286,7 +134,7 @@ def _check_body(body: dict[str, Any], path: Path, ctx: Context) -> None:
     elif len(actions) > 1:
         ctx.add(
             src.key(path + (actions[1],)),
-            f"{where} has {len(actions)} actions ({_and(actions)}); a step does exactly one thing, so keep one",
+            f"{where} has {len(actions)} actions ({and_list(actions)}); a step does exactly one thing, so keep one",
         )
     if present(body, "ssh") and not present(body, "run"):
         ctx.add(src.key(path + ("ssh",)), f"{where} has 'ssh' but no 'run' command to run there")
@@ -307,7 +155,7 @@ def _check_body(body: dict[str, Any], path: Path, ctx: Context) -> None:
     elif isinstance(verb, str) and verb in K8S_VERBS:
         missing = [f for f in K8S_NEEDS[verb] if not present(body, f)]
         if missing:
-            ctx.add(src.key(path + ("k8s",)), f"k8s {verb} in {where} needs {_and(missing)}")
+            ctx.add(src.key(path + ("k8s",)), f"k8s {verb} in {where} needs {and_list(missing)}")
         takes = K8S_COMMON + K8S_TAKES[verb]
         for f in k8s_fields:
             if f not in takes:
@@ -333,7 +181,7 @@ def _check_body(body: dict[str, Any], path: Path, ctx: Context) -> None:
             f"'register' in {where} uses the reserved name '{register}'; pick another",
         )
     _check_targets(body, path, ctx)
-    _check_call(body, path, ctx)
+    flow_checks.check_call(body, path, ctx)
 
 
 def _check_upload(upload: dict[str, Any], path: Path, ctx: Context) -> None:
@@ -406,55 +254,6 @@ def _check_targets(body: dict[str, Any], path: Path, ctx: Context) -> None:
             ctx.add(src.value(at), f"{where} {verb}, but target '{name}' is {article} {kind_found} target")
 
 
-def _check_call(body: dict[str, Any], path: Path, ctx: Context) -> None:
-    called = body.get("call")
-    if not isinstance(called, str):
-        return
-    src = ctx.source
-    where = ctx.subject(path)
-    if template_checks.is_template(called):
-        # Which procedure runs must be known before the run: for loops, inputs and review.
-        ctx.add(
-            src.value(path + ("call",)),
-            f"'call' in {where} is a template ({show(called)}); name the procedure itself, so that"
-            " what a run calls is known before it starts",
-        )
-        return
-    if called == ctx.procedure_id:
-        ctx.add(src.value(path + ("call",)), f"{where} calls its own procedure '{called}'")
-        return
-    if ctx.callee is None:
-        return
-    callee = ctx.callee(called)
-    if callee is None or isinstance(callee, str):
-        reason = callee if isinstance(callee, str) else "which is not a known procedure"
-        ctx.add(src.value(path + ("call",)), f"{where} calls '{called}', {reason}")
-        return
-    loop = ctx.call_loop(ctx.procedure_id, called) if ctx.call_loop is not None else None
-    if loop and loop[0] == ctx.procedure_id:
-        ctx.add(src.value(path + ("call",)), f"procedures call each other in a loop: {' -> '.join(loop)}")
-    elif loop:
-        ctx.add(
-            src.value(path + ("call",)),
-            f"{where} calls '{called}', which never finishes: procedures call each other in a loop:"
-            f" {' -> '.join(loop)}",
-        )
-    given = body.get("with")
-    given = given if isinstance(given, dict) else {}
-    for key in given:
-        if key not in callee.inputs:
-            hint = did_you_mean(key, callee.inputs)
-            ctx.add(
-                src.key(path + ("with", key)),
-                f"'with' in {where} gives '{key}', but procedure '{called}' has no input '{key}'{hint}",
-            )
-    for name, spec in callee.inputs.items():
-        if spec.required and spec.default is None and spec.discover is None and name not in given:
-            ctx.add(
-                src.value(path + ("call",)), f"{where} calls '{called}' without its required input '{name}'"
-            )
-
-
 def _check_templates(
     body: dict[str, Any],
     path: Path,
@@ -493,54 +292,3 @@ def _check_templates(
                 )
             ctx.problems.extend(found)
 
-
-def _check_graph(steps: list[Any], ctx: Context) -> None:
-    src = ctx.source
-    first: dict[str, int] = {}
-    for i, step in enumerate(steps):
-        step_id = step.get("id") if isinstance(step, dict) else None
-        if not isinstance(step_id, str):
-            continue
-        if step_id in first:
-            line = src.value(("steps", first[step_id], "id"))[0]
-            ctx.add(src.value(("steps", i, "id")), f"duplicate step id '{step_id}' (first at line {line})")
-        else:
-            first[step_id] = i
-    deps: dict[str, list[str]] = {}
-    previous: str | None = None
-    for i, step in enumerate(steps):
-        step_id = step.get("id") if isinstance(step, dict) else None
-        needs = step.get("needs") if isinstance(step, dict) else None
-        mine: list[str] = []
-        if isinstance(needs, list):
-            for j, need in enumerate(needs):
-                if not isinstance(need, str):
-                    continue
-                if need in first:
-                    mine.append(need)
-                else:
-                    hint = did_you_mean(need, first)
-                    ctx.add(
-                        src.value(("steps", i, "needs", j)),
-                        f"{ctx.subject(('steps', i))} needs '{need}', which is not a step in this procedure{hint}",
-                    )
-        elif needs is None and previous is not None:
-            mine.append(previous)
-        if isinstance(step_id, str) and first.get(step_id) == i:
-            deps[step_id] = mine
-            previous = step_id
-    try:
-        graphlib.TopologicalSorter(deps).prepare()
-    except graphlib.CycleError as exc:
-        cycle = list(reversed(exc.args[1]))
-        # Report at the cycle's step that comes first in the file.
-        start = min(cycle[:-1], key=lambda s: first[s])
-        k = cycle.index(start)
-        ordered = cycle[k:-1] + cycle[:k] + [start]
-        i = first[start]
-        at = (
-            src.key(("steps", i, "needs"))
-            if isinstance(steps[i].get("needs"), list)
-            else src.value(("steps", i))
-        )
-        ctx.add(at, f"steps need each other in a cycle: {' -> '.join(ordered)}")

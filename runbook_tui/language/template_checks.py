@@ -16,8 +16,8 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.parser import Parser
 
 from runbook_tui.errors import Problem
-from runbook_tui.language.templating import environment, is_template
 from runbook_tui.language.pydantic_problems import did_you_mean
+from runbook_tui.language.templating import environment, is_template
 from runbook_tui.language.yaml_source import Path, SourceMap
 
 ALWAYS = frozenset({"inputs", "vars", "targets", "run"})

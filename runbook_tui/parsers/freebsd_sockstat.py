@@ -17,7 +17,13 @@ import re
 from typing import Any
 
 from runbook_tui.parsers import ParseError
-from runbook_tui.parsers._text import as_int, clip, host_port, nonblank_lines, require_text
+from runbook_tui.parsers._text import (
+    as_int,
+    clip,
+    host_port,
+    nonblank_lines,
+    require_text,
+)
 
 WHAT = "freebsd.sockstat"
 _ROW = re.compile(

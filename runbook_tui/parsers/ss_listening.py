@@ -14,7 +14,13 @@ import re
 from typing import Any
 
 from runbook_tui.parsers import ParseError
-from runbook_tui.parsers._text import as_int, clip, host_port, nonblank_lines, require_text
+from runbook_tui.parsers._text import (
+    as_int,
+    clip,
+    host_port,
+    nonblank_lines,
+    require_text,
+)
 
 WHAT = "ss.listening"
 NETIDS = {"tcp", "udp", "raw", "u_str", "u_dgr", "u_seq", "p_raw", "p_dgr", "nl", "sctp", "mptcp", "tipc", "v_str", "v_dgr", "xdp"}

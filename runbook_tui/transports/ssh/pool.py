@@ -13,7 +13,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runbook_tui.errors import AuthError, ConnectionDropped, HostKeyError, TransportError
+from runbook_tui.errors import (
+    AuthError,
+    ConnectionDropped,
+    HostKeyError,
+    TransportError,
+)
 from runbook_tui.language.inventory import SSHTarget
 from runbook_tui.transports.base import CommandResult, OutputCallback
 from runbook_tui.transports.ssh import sftp

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
-from runbook_tui.engine.inputs import InputError, coerce, resolve
+from runbook_tui.language.inputs import InputError, coerce, resolve
 from runbook_tui.language.model import InputSpec, Procedure
 from runbook_tui.textsafe import printable
 from runbook_tui.tui.mode import Mode

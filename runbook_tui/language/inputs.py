@@ -6,8 +6,8 @@ import ipaddress
 import re
 from typing import Any
 
-from runbook_tui.language import templating
 from runbook_tui.errors import RunbookError
+from runbook_tui.language import templating
 from runbook_tui.language.model import InputSpec, Procedure
 from runbook_tui.language.yaml_source import SourceError, read_value
 

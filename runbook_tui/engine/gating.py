@@ -1,0 +1,162 @@
+"""Gating: every question the engine asks a person, and what must hold before the first change
+(the journal can record it, no other run is changing the same targets)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from runbook_tui.actions import ACTIONS
+from runbook_tui.engine import events as ev
+from runbook_tui.engine.gates import FAILURE_CHOICES, GateAnswer, GateRequest
+from runbook_tui.engine.locks import Holder, LockHeld
+from runbook_tui.engine.options import OK_STATUSES, Stop
+from runbook_tui.errors import RunbookError
+from runbook_tui.language.model import Step, StepBody
+from runbook_tui.language.templating import TemplateProblem, render_text
+
+if TYPE_CHECKING:
+    from runbook_tui.engine.runner import Engine
+
+
+class Gating:
+    """Part of ``Engine`` (runner.py): its methods take the whole engine as ``self``."""
+
+    async def ask(self: Engine, kind: str, text: str, *, step: StepBody | None = None, step_id: str = "",
+                  details: list[str] | None = None, **kw: Any) -> GateAnswer:
+        gate_id = f"g{next(self._gate_ids)}"
+        sid = self._sid(step_id) if step_id else ""
+        text, details = self._redactor.text(text), self._redactor.value(details or [])
+        loc = self._loc(step) if step else None
+        request = GateRequest(
+            id=gate_id, kind=kind, title=kw.pop("title", kind), text=text, step_id=sid,
+            details=details or [], **kw,
+        )
+        self.emit(ev.GateRequested(step_id=sid, loc=loc, gate_id=gate_id, gate=kind, text=text, details=request.details))
+        answer = await self.gates.ask(request)
+        if kind == "typed" and answer.approved and answer.typed != request.phrase:
+            answer = GateAnswer.no(f"typed {answer.typed!r}, expected {request.phrase!r}")
+        self.emit(ev.GateAnswered(
+            step_id=sid, loc=loc, gate_id=gate_id, gate=kind, approved=answer.approved,
+            choice=answer.choice, reason=answer.reason, who=self.operator,
+        ))
+        return answer
+
+    async def _choose_inputs(self: Engine) -> None:
+        """A choice input with no value and no default is asked for, once, before anything runs."""
+        for name, spec in self.procedure.inputs.items():
+            if spec.type != "choice" or self.inputs.get(name) is not None or not spec.choices:
+                continue
+            labels = tuple(str(c) for c in spec.choices)
+            answer = await self.ask("choose", spec.prompt or f"Choose {name}", title=f"Input: {name}",
+                                    choices=labels, default=None)
+            if not answer.approved or answer.choice not in labels:
+                raise Stop("refused", f"no value was chosen for input {name}")
+            self.inputs[name] = spec.choices[labels.index(answer.choice)]
+
+    async def _on_failure(self: Engine, failed: list[str]) -> str:
+        if self.parent is not None:
+            return "abort"  # the calling step fails; the caller's operator decides
+        names = ", ".join(failed)
+        answer = await self.ask(
+            "failure",
+            f"Step {names} failed. Retry it, skip it (give a reason), undo what this run changed, "
+            "or abort?",
+            step_id=failed[0],
+            title="A step failed",
+            choices=FAILURE_CHOICES,
+            default="abort",
+            details=[f"{sid}: {self.results.get(sid, {}).get('message', '')}" for sid in failed],
+        )
+        choice = answer.choice if answer.approved and answer.choice in FAILURE_CHOICES else "abort"
+        if choice == "skip" and not (answer.reason or "").strip():
+            return "abort"  # skipping a failed step needs a reason on the record
+        self._skip_reason = answer.reason
+        return choice
+
+    def _record_failed(self: Engine) -> str | None:
+        """Why the run's record cannot be written, said once as a notice; None while it can."""
+        root = self.root
+        if root._record_failure is None:
+            failure = next((r.failure for r in root._records if r.failure), None)
+            if failure is None:
+                return None
+            root._record_failure = failure
+            root.emit(ev.Notice(text=failure, level="error"))
+        return root._record_failure
+
+    def _changes_so_far(self: Engine) -> str:
+        last = self.root._last_change
+        return f"the last change made was step {last}." if last else "no change was made."
+
+    def _check_record(self: Engine, before: str) -> None:
+        """Stop before a change that the journal could not record (a full disk, a lost folder)."""
+        failure = self._record_failed()
+        if failure is None:
+            for record in self.root._records:
+                try:
+                    record.check_room()
+                except RunbookError as exc:
+                    failure = str(exc)
+        if failure is not None:
+            raise Stop("failed", f"{failure} Stopped before {before}; {self._changes_so_far()}")
+
+    async def _take_change_lock(self: Engine) -> None:
+        """Before the first change: one run at a time changes these targets."""
+        root = self.root
+        lock = root.options.change_lock
+        if lock is None or root._locked:
+            return
+        holder = Holder(self.operator, os.getpid(), time.time(), root.run_id)
+        try:
+            notes = await lock.acquire(holder, wait=False)
+        except LockHeld as held:
+            if not root.options.wait_for_lock:
+                raise Stop("refused", f"{held} Nothing was changed; try again when it is done, or add --wait.") from None
+            self.emit(ev.Notice(text=f"{held} Waiting for it to finish…", level="info"))
+            notes = await lock.acquire(holder, wait=True)
+        root._locked = True
+        for note in notes:
+            self.emit(ev.Notice(text=note))
+
+    async def _plan_gate(self: Engine, first: Step) -> None:
+        self._plan_asked = True
+        self._check_record(f"step {first.id}")
+        await self._take_change_lock()
+        context = self.context()
+        details = []
+        for step in self.procedure.steps:
+            if not step.is_mutating or self.statuses.get(step.id) in OK_STATUSES:
+                continue
+            where = step.target_name or ("operator" if ACTIONS[step.action].needs_person else "local machine")
+            try:
+                summary = ACTIONS[step.action].render(step, context).summary if step.foreach is None else f"for each of {step.foreach}"
+            except (TemplateProblem, RunbookError):
+                summary = "(rendered when it runs)"
+            details.append(f"{step.id} on {where}: {summary}")
+        answer = await self.ask(
+            "plan",
+            f"**{self.procedure.title}** will now change things ({self.options.mode}). "
+            "These steps mutate, in order; each one with its own confirmation asks again.",
+            step=first, step_id=first.id, title="Plan: what this run will change", details=details,
+        )
+        if not answer.approved:
+            raise Stop("refused", "the plan was not approved: nothing was changed")
+
+    async def _confirm(self: Engine, step: StepBody, context: dict[str, Any], sid: str | None = None) -> None:
+        sid = sid or getattr(step, "id", "")
+        text = render_text(step.confirm.text, context)
+        try:
+            summary = ACTIONS[step.action].render(step, context).summary if step.foreach is None else ""
+        except (TemplateProblem, RunbookError):
+            summary = ""
+        details = [f"on {step.target_name}: {summary}" if step.target_name else summary] if summary else []
+        if step.confirm.typed:
+            phrase = render_text(step.confirm.typed, context)
+            answer = await self.ask("typed", text, step=step, step_id=sid, title=step.label,
+                                    details=details, phrase=phrase)
+        else:
+            answer = await self.ask("confirm", text, step=step, step_id=sid, title=step.label, details=details)
+        if not answer.approved:
+            raise Stop("refused", f"confirmation for step {sid} was refused")

@@ -1,0 +1,59 @@
+"""Undo: the run's completed changes walked back in reverse, each ``undo`` behind its own gate."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from runbook_tui.actions import ACTIONS
+from runbook_tui.errors import RunbookError
+from runbook_tui.language.templating import TemplateProblem
+
+if TYPE_CHECKING:
+    from runbook_tui.engine.runner import Engine
+
+
+class Undo:
+    """Part of ``Engine`` (runner.py): its methods take the whole engine as ``self``."""
+
+    async def _undo(self: Engine) -> str:
+        """Walk completed mutating steps in reverse, each ``undo`` behind its own gate."""
+        undone, manual = 0, []
+        for step, result in reversed(self._done_mutations):
+            started = time.monotonic()
+            if step.undo is None:
+                manual.append(step.id)
+                self._finish_step(step, step.id, "skipped", "no undo defined: reverse it by hand",
+                                  started=started, phase="undo")
+                continue
+            context = self.context(result=result)
+            body = step.undo
+            action = ACTIONS[body.action]
+            try:
+                summary = action.render(body, context).summary
+            except (TemplateProblem, RunbookError) as exc:
+                summary = f"(cannot render: {exc})"
+            answer = await self.ask(
+                "undo", f"Undo **{step.label}**: {body.title or 'reverse this step'}",
+                step=step, step_id=step.id, title=f"Undo {step.id}",
+                details=[f"on {body.target_name}: {summary}" if body.target_name else summary],
+            )
+            if not answer.approved:
+                self._finish_step(step, step.id, "skipped", "undo declined", started=started, phase="undo")
+                manual.append(step.id)
+                continue
+            res, rendered = await self._attempts(body, action, context, None, sid=step.id, phase="undo")
+            if res.ok:
+                undone += 1
+                self.statuses[step.id] = "undone"
+                self._finish_step(step, step.id, "undone", res.message, rendered=rendered, result=res,
+                                  started=started, phase="undo")
+            else:
+                self._finish_step(step, step.id, "failed", f"undo failed: {res.message}", rendered=rendered,
+                                  result=res, started=started, phase="undo")
+                manual.append(step.id)
+                break  # a failed undo leaves state the operator must look at first
+        text = f"undid {undone} step(s)"
+        if manual:
+            text += f"; reverse by hand: {', '.join(manual)}"
+        return text
