@@ -5,17 +5,13 @@ harness, and the mailserver container behind ``pods/exec``. It knows no host: ea
 ``Shell`` its own commands and a root folder every path stays inside.
 
 - ``syntax``: the command line's grammar (quoting, ``|``, ``&&``, ``||``, ``;``, redirections).
-- ``interpreter``: ``Shell`` runs a parsed line over a root folder; helpers for commands.
+- ``interpreter``: ``Shell`` runs a parsed line over a root folder.
+- ``handlers``: what a command is (``Handler``, ``Result``) and the helpers commands share.
 - ``builtins``: files, echo/printf, test, digests; ``text``: grep, awk, head, tail, wc, sort, cut.
 """
 
-from runbook_tui.lab.shell.interpreter import (
-    Handler,
-    Result,
-    Shell,
-    read_inputs,
-    split_flags,
-)
+from runbook_tui.lab.shell.handlers import Handler, Result, read_inputs, split_flags
+from runbook_tui.lab.shell.interpreter import Shell
 from runbook_tui.lab.shell.syntax import ShellSyntaxError, parse
 
 __all__ = ["Handler", "Result", "Shell", "ShellSyntaxError", "parse", "read_inputs", "split_flags"]

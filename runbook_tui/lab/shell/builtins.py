@@ -8,14 +8,9 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from runbook_tui.lab.shell.interpreter import (
-    Handler,
-    Result,
-    Shell,
-    read_inputs,
-    split_flags,
-)
+from runbook_tui.lab.shell.handlers import Handler, Result, read_inputs, split_flags
 from runbook_tui.lab.shell.text import (
     b_awk,
     b_cut,
@@ -26,6 +21,9 @@ from runbook_tui.lab.shell.text import (
     b_uniq,
     b_wc,
 )
+
+if TYPE_CHECKING:
+    from runbook_tui.lab.shell.interpreter import Shell
 
 
 def b_echo(sh: Shell, args: list[str], stdin: str) -> Result:

@@ -2,19 +2,19 @@
 
 Enough of sh for what runbooks type: the grammar of ``syntax`` (quoting, ``|``, ``&&``, ``||``,
 ``;``, redirections), globs and ``$?``. The builtins live in ``builtins`` (files, echo,
-test...) and ``text`` (grep, awk, head, tail, wc, sort, cut). Each handler says
-whether it changed something by calling ``Shell.mutate()``, which the command log records.
-Every path is confined to the host's root folder.
+test...) and ``text`` (grep, awk, head, tail, wc, sort, cut); what a command is, in
+``handlers``. Each handler says whether it changed something by calling ``Shell.mutate()``,
+which the command log records. Every path is confined to the host's root folder.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import posixpath
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+from runbook_tui.lab.shell.builtins import BUILTINS
+from runbook_tui.lab.shell.handlers import Handler, Result
 from runbook_tui.lab.shell.syntax import (
     STATUS_MARK,
     Command,
@@ -22,16 +22,6 @@ from runbook_tui.lab.shell.syntax import (
     Word,
     parse,
 )
-
-
-@dataclass
-class Result:
-    stdout: str = ""
-    stderr: str = ""
-    code: int = 0
-
-
-Handler = Callable[["Shell", list[str], str], Result]
 
 
 # -- the shell ---------------------------------------------------------------------------
@@ -49,8 +39,6 @@ class Shell:
         home: str = "/root",
         user: str = "root",
     ):
-        from runbook_tui.lab.shell.builtins import BUILTINS
-
         self.root = Path(root).resolve()
         self.commands = {**BUILTINS, **commands}
         self.flavor = flavor
@@ -173,45 +161,3 @@ class Shell:
                 self.write(target, res.stderr, append=op == "2>>")
                 res = Result(res.stdout, "", res.code)
         return res
-
-
-# -- helpers for handlers -------------------------------------------------------------
-
-
-def split_flags(args: list[str], with_value: str = "") -> tuple[dict[str, str], list[str]]:
-    """Short options (``-vc``, ``-n 5``, ``-n5``) until the first operand or ``--``."""
-    flags: dict[str, str] = {}
-    rest = list(args)
-    while rest and rest[0].startswith("-") and rest[0] != "-":
-        arg = rest.pop(0)
-        if arg == "--":
-            break
-        j = 1
-        while j < len(arg):
-            c = arg[j]
-            if c in with_value:
-                value = arg[j + 1 :] or (rest.pop(0) if rest else "")
-                flags[c] = value
-                break
-            flags[c] = ""
-            j += 1
-    return flags, rest
-
-
-def no_file(sh: Shell, prog: str, path: str) -> str:
-    return f"{prog}: {path}: No such file or directory\n"
-
-
-def read_inputs(sh: Shell, prog: str, files: list[str], stdin: str) -> tuple[list[tuple[str, str]], str]:
-    """[(name, text)] for the operands (or stdin), and the error text for missing ones."""
-    if not files:
-        return [("-", stdin)], ""
-    out, err = [], ""
-    for f in files:
-        try:
-            out.append((f, stdin if f == "-" else sh.read(f)))
-        except IsADirectoryError:
-            err += f"{prog}: {f}: Is a directory\n"
-        except OSError:
-            err += no_file(sh, prog, f)
-    return out, err

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from runbook_tui.lab.shell.interpreter import Result, Shell, read_inputs, split_flags
+from runbook_tui.lab.shell.handlers import Result, read_inputs, split_flags
+
+if TYPE_CHECKING:
+    from runbook_tui.lab.shell.interpreter import Shell
 
 _POSIX_CLASSES = {
     "[:digit:]": r"0-9", "[:alpha:]": r"a-zA-Z", "[:alnum:]": r"a-zA-Z0-9",
