@@ -72,18 +72,31 @@ def _reporter(args: argparse.Namespace):
 
 
 async def _run_engine(engine) -> int:
-    """Run with Ctrl+C handling: the first cancels cleanly (remote commands are signalled and
-    recorded), a second exits at once."""
+    """Run with Ctrl+C handling: the first cancels cleanly (remote commands are stopped and the
+    cancellation journaled); a second kills what still runs on the targets, at once, and exits
+    (within 3 s); a third exits without waiting."""
+    from runbook_tui.transports.ssh.process import stop_all
+
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(engine.run())
     presses = 0
 
+    async def last_resort() -> None:
+        try:
+            await stop_all(timeout=3.0)
+        finally:
+            os._exit(130)
+
     def interrupt() -> None:
         nonlocal presses
         presses += 1
-        if presses > 1:
+        if presses > 2:
             os._exit(130)
-        sys.stderr.write("\nCancelling the running step… (Ctrl+C again to exit now)\n")
+        if presses == 2:
+            sys.stderr.write("\nKilling what still runs on the targets, then exiting…\n")
+            loop.create_task(last_resort())
+            return
+        sys.stderr.write("\nCancelling the running step… (Ctrl+C again to kill it and exit now)\n")
         task.cancel()
 
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -254,7 +254,7 @@ UsePAM no
 StrictModes no
 PidFile none
 PermitRootLogin yes
-AllowUsers {user}
+AllowUsers {users}
 Subsystem sftp internal-sftp
 LogLevel INFO
 """
@@ -263,10 +263,11 @@ LogLevel INFO
 class OpenSSHServer:
     """``sshd -D -e`` as a child process: generated host key, one authorized client key."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, users: tuple[str, ...] = ()):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.user = getpass.getuser()
+        self.users = (self.user, *users)  # who may log in (with the one client key)
         self.host_key = asyncssh.generate_private_key("ssh-ed25519")
         self.client_key = asyncssh.generate_private_key("ssh-ed25519")
         self.key_path = self.root / "id_ed25519"
@@ -283,7 +284,7 @@ class OpenSSHServer:
         self.key_path.chmod(0o600)
         (self.root / "authorized_keys").write_bytes(self.client_key.export_public_key())
         config = self.root / "sshd_config"
-        config.write_text(_SSHD_CONFIG.format(root=self.root, user=self.user))
+        config.write_text(_SSHD_CONFIG.format(root=self.root, users=" ".join(self.users)))
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation directory
         # sshd takes a port number, so let the OS pick a free one and retry on the rare race.
         for _ in range(5):

@@ -1,10 +1,22 @@
 """One remote command's life: start it on a channel, stream its output as lines, and stop it
 (TERM, then KILL, on pfSense's root logins by killing its whole process group) when it times
-out or the operator cancels."""
+out or the operator cancels.
+
+On OpenSSH (a real firewall) the command does not go through the login shell's parser at all.
+pfSense's admin logs in to /etc/rc.initial, which runs ``-c`` commands under /bin/sh whole
+(2.5.0 and later) or split into words, only the first of which runs (2.4.5 and older); other
+shell users get tcsh, where ``>&2`` writes a file named 2 and ``kill -s`` is no syntax. So the
+channel's command is the one word ``/bin/sh``, which means the same to all three, and the
+command is its script on stdin: first a line reporting the session's process group (read with
+``ps``, because ``$$`` is our sh, not the group leader rc.initial), then the command as one brace
+group whose stdin is the step's input as a here-document, or /dev/null. sh may read a script on
+a pipe ahead (dash and FreeBSD's sh do), so nothing may follow the script unread.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +40,24 @@ _KILL_TIMEOUT = 5.0
 #: There, the command first prints its process group (sshd makes each session a group leader,
 #: so $$ is it) on stderr, and stopping it kills that group over a second channel.
 _PGID_MARK = "\x1erunbook-pgid "
-_PGID_PREFIX = "printf '\\036runbook-pgid %s\\n' \"$$\" >&2; "
+_PGID_LINE = "printf '\\036runbook-pgid %s\\n' \"$(ps -o pgid= -p $$ | tr -d ' ')\" >&2\n"
+#: The channel's command on OpenSSH: one word, the same under rc.initial (either), tcsh and sh.
+LAUNCHER = "/bin/sh"
+
+
+def launcher_script(command: str, stdin: str | None = None) -> str:
+    """What LAUNCHER reads: the process-group line, then COMMAND with STDIN as its input."""
+    if stdin:
+        fence = f"RUNBOOK_STDIN_{secrets.token_hex(8)}"  # a line no input holds by chance
+        body = stdin if stdin.endswith("\n") else stdin + "\n"
+        redirect = f"<<'{fence}'\n{body}{fence}"
+    else:
+        redirect = "</dev/null"
+    return f"{_PGID_LINE}{{\n{command}\n}} {redirect}\n"
+
+
+#: Commands running now, for the last-resort stop of a second Ctrl+C (``stop_all``).
+_RUNNING: set[_Running] = set()
 
 
 class Dropped(Exception):
@@ -53,7 +82,10 @@ async def run_command(
     import asyncssh
 
     wrapped = _signals_need_process_group(conn)
-    remote = _PGID_PREFIX + command if wrapped else command
+    if wrapped:
+        remote, stdin = LAUNCHER, launcher_script(command, stdin)
+    else:
+        remote = command
     try:
         process = await conn.create_process(remote, encoding="utf-8", errors="replace")
     except asyncssh.ChannelOpenError as exc:
@@ -67,6 +99,8 @@ async def run_command(
 
     out, err = TailBuffer(), TailBuffer()
     group = _ProcessGroup() if wrapped else None
+    running = _Running(conn, process, group)
+    _RUNNING.add(running)
     try:
         async with asyncio.timeout(timeout):
             await _gather(
@@ -89,6 +123,8 @@ async def run_command(
     except BaseException:
         process.close()
         raise
+    finally:
+        _RUNNING.discard(running)
 
     exit_signal = process.exit_signal
     if process.exit_status is None and exit_signal is None and conn.is_closed():
@@ -195,10 +231,33 @@ async def _learn_pgid(process: Any, group: _ProcessGroup | None) -> int | None:
 
 
 async def _kill_group(conn: Any, pgid: int, signal: str) -> None:
-    try:
-        await asyncio.wait_for(conn.run(f"kill -s {signal} -- -{pgid}"), _KILL_TIMEOUT)
+    try:  # through LAUNCHER too: tcsh's kill knows no -s, nor "--"
+        await asyncio.wait_for(conn.run(LAUNCHER, input=f"kill -s {signal} -- -{pgid}\n"), _KILL_TIMEOUT)
     except Exception:  # best effort; the channel is closed regardless
         pass
+
+
+class _Running:
+    def __init__(self, conn: Any, process: Any, group: _ProcessGroup | None):
+        self.conn, self.process, self.group = conn, process, group
+
+
+async def stop_all(timeout: float = 3.0) -> None:
+    """Kill every remote command still running, at once and with KILL: what a second Ctrl+C
+    does before the program exits, so that leaving never leaves a command behind."""
+
+    async def kill(running: _Running) -> None:
+        pgid = running.group.pgid if running.group is not None else None
+        try:
+            running.process.send_signal("KILL")
+        except Exception:
+            pass
+        if pgid is not None:
+            await _kill_group(running.conn, pgid, "KILL")
+        running.process.close()
+
+    if _RUNNING:
+        await asyncio.wait_for(asyncio.gather(*(kill(r) for r in list(_RUNNING)), return_exceptions=True), timeout)
 
 
 class _ProcessGroup:
