@@ -52,6 +52,8 @@ def _add_answers(p: argparse.ArgumentParser) -> None:
                    help="the phrase a typed gate asks for (against real targets --yes alone does not pass them)")
     p.add_argument("--undo-on-failure", action="store_true", help="without a TTY: undo completed steps when one fails")
     p.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
+    p.add_argument("--quiet", action="store_true", help="print only failures and the outcome line (for cron)")
+    p.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR set, or TERM=dumb)")
     p.add_argument("--wait", action="store_true",
                    help="when another run is changing these targets, wait for it instead of refusing")
 
@@ -68,7 +70,7 @@ def _gates(args: argparse.Namespace, lab: bool):
 def _reporter(args: argparse.Namespace):
     from runbook_tui.headless.console import ConsoleReporter, JsonReporter
 
-    return JsonReporter() if args.json else ConsoleReporter()
+    return JsonReporter() if args.json else ConsoleReporter(color=False if args.no_color else None, quiet=args.quiet)
 
 
 async def _run_engine(engine) -> int:
@@ -148,8 +150,10 @@ async def _run(args: argparse.Namespace) -> int:
         engine = ws.engine(procedure, inputs=inputs, gates=_gates(args, ws.is_lab), subscribers=[_reporter(args)],
                            dry_run=args.dry_run, offline=args.offline, wait_for_lock=args.wait)
         code = await _run_engine(engine)
-        if not args.json:
-            sys.stderr.write(f"journal: runbook-tui runs show {engine.run_id}\n")
+        if not (args.json or args.quiet):
+            from runbook_tui.headless.console import write_or_drop
+
+            write_or_drop(sys.stderr, f"journal: runbook-tui runs show {engine.run_id}\n")
         return code
     finally:
         await ws.close()

@@ -51,12 +51,44 @@ def _safe_fields(obj: Any) -> Any:
     return dataclasses.replace(obj, **changes) if changes else obj
 
 
-class ConsoleReporter:
-    """A status line per step, output prefixed with the step id, a summary table at the end."""
+def write_or_drop(out: TextIO, text: str) -> bool:
+    """Write TEXT; when the reader has gone (``run --json | head``), stop writing and say so.
 
-    def __init__(self, out: TextIO | None = None, *, color: bool | None = None):
+    A reporter never breaks the run it reports: the run goes on, the journal keeps the record,
+    and a change is never cut off halfway because a pipe closed. Returns False once dropped."""
+    try:
+        out.write(text)
+        return True
+    except BrokenPipeError:
+        import os
+
+        try:  # later writes, and the interpreter's last flush, go nowhere instead of failing
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        except (OSError, ValueError):
+            pass
+        return False
+
+
+def wants_color(out: TextIO, flag: bool | None = None) -> bool:
+    """Colour only on a terminal that can show it, and never when the operator said no:
+    ``--no-color``, ``NO_COLOR`` (no-color.org: any non-empty value) or ``TERM=dumb``."""
+    import os
+
+    if flag is not None:
+        return flag
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return out.isatty()
+
+
+class ConsoleReporter:
+    """A status line per step, output prefixed with the step id, a summary table at the end.
+    ``quiet`` (for cron): only failures and the outcome line."""
+
+    def __init__(self, out: TextIO | None = None, *, color: bool | None = None, quiet: bool = False):
         self.out = out or sys.stdout
-        self.color = self.out.isatty() if color is None else color
+        self.color = wants_color(self.out, color)
+        self.quiet = quiet
         self.titles: dict[str, str] = {}
         self.finished: list[ev.StepFinished] = []
         self.width = 12
@@ -65,9 +97,26 @@ class ConsoleReporter:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
 
     def _print(self, text: str) -> None:
-        self.out.write(text + "\n")
+        write_or_drop(self.out, text + "\n")
 
     def __call__(self, event: ev.Event) -> None:
+        if self.quiet:
+            self._quiet(event)
+            return
+        self._verbose(event)
+
+    def _quiet(self, event: ev.Event) -> None:
+        if isinstance(event, ev.StepFinished) and event.status in ("failed", "blocked"):
+            event = _safe_fields(event)
+            message = event.message.splitlines()[0] if event.message else ""
+            self._print(f"{event.step_id} {event.status}" + (f": {message}" if message else ""))
+        elif isinstance(event, ev.Notice) and event.level == "error":
+            self._print(printable(event.text))
+        elif isinstance(event, ev.RunFinished):
+            event = _safe_fields(event)
+            self._print(f"{event.outcome.upper()}" + (f": {event.message}" if event.message else ""))
+
+    def _verbose(self, event: ev.Event) -> None:
         if isinstance(event, ev.OutputLine):  # the hot path: only what is printed
             self._print(f"  {self._c('2', printable(event.step_id).ljust(self.width))} │ {printable(event.text)}")
             return
@@ -134,7 +183,7 @@ class JsonReporter:
         line = json.dumps(event.to_dict(), default=str)  # ASCII: every other control is \u-escaped
         if "\x7f" in line:
             line = line.replace("\x7f", "\\u007f")
-        self.out.write(line + "\n")
+        write_or_drop(self.out, line + "\n")
 
 
 class TerminalGates:
