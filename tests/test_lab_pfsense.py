@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
+import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -204,12 +207,49 @@ async def test_fault_node_down(tmp_path: Path) -> None:
         assert (await run(lab, "ping -c 1 -t 1 10.0.20.102")).exit_status == 2
 
 
+def real_socat_to_a_stale_socket(path: Path) -> subprocess.CompletedProcess:
+    """Debian's socat against a unix socket file whose listener has gone."""
+    if shutil.which("socat") is None:
+        if os.environ.get("CI"):
+            pytest.fail("socat is missing: install the Debian package socat")
+        pytest.skip("socat is not installed")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.close()  # the file stays, nobody listens: a stopped HAProxy's socket
+    return subprocess.run(["socat", str(path), "stdio"], input="show servers state\n", capture_output=True,
+                          text=True, timeout=10)
+
+
+def _socat_message(stderr: str) -> str:
+    """socat's error line without its timestamp and pid: ``E UNIX-CLIENT:...: Connection refused``."""
+    return re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d socat\[\d+\] ", "", stderr.strip())
+
+
+async def test_a_missing_socket_path_is_a_file_to_socat(tmp_path: Path) -> None:
+    """Real socat opens an address that does not exist as a file: it creates it, writes what it
+    was given, exits 0 and answers nothing. A procedure must not read that as "no server DOWN"."""
+    if shutil.which("socat") is None:
+        pytest.skip("socat is not installed")
+    real_path = tmp_path / "missing.socket"
+    real = subprocess.run(["socat", str(real_path), "stdio"], input="show servers state\n", capture_output=True,
+                          text=True, timeout=10)
+    async with Lab(tmp_path / "lab") as lab:
+        r = await run(lab, "echo 'show servers state' | socat /tmp/other.socket stdio")
+        made = (await run(lab, "cat /tmp/other.socket")).stdout
+    assert (r.exit_status, r.stdout, r.stderr) == (real.returncode, real.stdout, real.stderr) == (0, "", "")
+    assert made == real_path.read_text() == "show servers state\n"
+
+
 async def test_fault_haproxy_stopped_then_restart(tmp_path: Path) -> None:
     async with Lab(tmp_path, faults=["haproxy-stopped"]) as lab:
         assert "haproxy" not in (await run(lab, "sockstat -l")).stdout
         r = await run(lab, SERVERS_STATE)
-        assert r.exit_status == 1
-        assert r.stderr.rstrip().endswith('E connect(5, AF=1 "/tmp/haproxy.socket", 21): No such file or directory')
+        # What real socat says to a socket file nobody listens on (HAProxy's, left behind).
+        real = real_socat_to_a_stale_socket(tmp_path / "stale" / "haproxy.socket")
+        assert (r.exit_status, _socat_message(r.stderr)) == (real.returncode, _socat_message(real.stderr).replace(
+            str(tmp_path / "stale" / "haproxy.socket"), "/tmp/haproxy.socket"))
+        assert r.stdout == real.stdout == ""
         assert (await run(lab, "pfSsh.php playback svc status haproxy")).stdout == "Service haproxy is stopped.\n"
         r = await run(lab, "pfSsh.php playback svc restart haproxy")
         assert r.stdout == "Attempting to issue restart to haproxy service...\n\nhaproxy has been restarted.\n"

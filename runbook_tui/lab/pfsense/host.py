@@ -179,13 +179,15 @@ class PfSense:
         addr = next((a for a in ops if a.lower() not in ("stdio", "-", "stdin", "stdout")), "")
         path = addr.split(":", 1)[1] if ":" in addr else addr
         path = sh.abspath(path)
-        if path != SOCKET or not self.state.haproxy_running:
-            return Result(
-                stderr=self._socat_err(
-                    f'connect(5, AF=1 "{path}", {2 + len(path)}): No such file or directory'
-                ),
-                code=1,
-            )
+        # As socat 1.7 does (checked against the real one): a socket nobody listens on (HAProxy
+        # stopped or died; its socket file stays) is "Connection refused", exit 1; a path that
+        # does not exist is opened as a file (GOPEN): created, written to, exit 0, no reply.
+        if path == SOCKET and not self.state.haproxy_running:
+            return Result(stderr=self._socat_err(f"UNIX-CLIENT:{path}: Connection refused"), code=1)
+        if path != SOCKET:
+            sh.mutate()
+            sh.write(path, stdin, append=True)
+            return Result()
         reply, mutated = haproxy.runtime(self.state, stdin)
         if mutated:
             sh.mutate()
