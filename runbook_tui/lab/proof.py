@@ -37,6 +37,7 @@ async def proven(inventory: "Inventory") -> bool:
                 return False  # a lab is on this machine; a real host is not even asked
             checks.append(_ssh_presents(target.ssh.host, target.ssh.port, proof))
         else:
+            assert target.kubernetes is not None  # a target is exactly one of ssh and kubernetes
             checks.append(_api_presents(target.kubernetes.kubeconfig, proof))
     try:
         return all(await asyncio.wait_for(asyncio.gather(*checks), TIMEOUT))

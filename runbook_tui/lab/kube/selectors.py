@@ -14,6 +14,7 @@ class SelectorError(ValueError):
 
 def _split_top(text: str) -> list[str]:
     """Split on commas that are not inside parentheses."""
+    cur: list[str]
     parts, depth, cur = [], 0, []
     for ch in text:
         if ch == "(":
@@ -39,7 +40,7 @@ def label_selector(text: str | None) -> Predicate:
     existence (``a``, ``!a``) requirements, comma-separated and all required."""
     if not text:
         return lambda obj: True
-    tests: list[Callable[[dict], bool]] = []
+    tests: list[Callable[..., bool]] = []  # each called with the labels alone
     for req in _split_top(text):
         if m := _SET.match(req):
             key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",") if v.strip()}

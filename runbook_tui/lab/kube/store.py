@@ -8,6 +8,7 @@ watchers and call the ``on_change`` hooks.
 from __future__ import annotations
 
 import asyncio
+import builtins  # Store.list shadows list in the annotations inside the class
 import copy
 import inspect
 import uuid
@@ -130,7 +131,7 @@ class Store:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> list[dict]:
+    ) -> builtins.list[dict]:
         rtype = self.resolve(api_version, kind)
         return [copy.deepcopy(o) for o in self.select(rtype, namespace, label_selector, field_selector)]
 
@@ -171,7 +172,7 @@ class Store:
         namespace: str | None,
         labels: str | None = None,
         fields: str | None = None,
-    ) -> list[dict]:
+    ) -> builtins.list[dict]:
         match_l, match_f, prefix = label_selector(labels), field_selector(fields), rkey(rtype)
         out = []
         for (rk, ns, _), obj in self._objects.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -101,7 +102,7 @@ async def apply_patch(
         if current is None and sub is None:
             check_identity(rtype, patch, ns, name)
             return create(store, rtype, ns, patch, dry_run), True
-        fn = strategic_merge_patch if rtype.builtin else merge_patch
+        fn: Callable[[Any, Any], Any] = strategic_merge_patch if rtype.builtin else merge_patch
     elif ctype == "application/merge-patch+json":
         fn = merge_patch
     elif ctype == "application/strategic-merge-patch+json":

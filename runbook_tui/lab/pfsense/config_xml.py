@@ -43,6 +43,7 @@ def render(cfg: PfConfig, revision_time: int = 1776600000, descr: str = "") -> s
     _sub(root, "version", "23.3")
     _sub(root, "lastchange")
     system = _sub(root, "system")
+    val: str | int | None
     for tag, val in (
         ("hostname", "pfsense"),
         ("domain", "viktorbarzin.lan"),

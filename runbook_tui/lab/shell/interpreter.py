@@ -87,8 +87,8 @@ class Shell:
         self.mutated = False
         try:
             chain = parse(line)
-        except ShellSyntaxError as err:
-            return Result(stderr=self.sh_error(str(err)), code=2)
+        except ShellSyntaxError as exc:
+            return Result(stderr=self.sh_error(str(exc)), code=2)
         result = Result()
         out: list[str] = []
         err: list[str] = []
