@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: lab test setup test-deps screenshots bench
+.PHONY: lab test lint setup test-deps screenshots bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,7 +19,12 @@ lab: setup                ## open the TUI against a fresh rehearsal lab
 test-deps:                ## Debian packages the tests use (real HAProxy, sshd, ss, socat)
 	scripts/install-test-deps
 
-test: setup test-deps     ## the whole test suite
+lint: setup               ## import layers, ruff, mypy
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check runbook_tui tests bench
+	$(VENV)/bin/mypy runbook_tui
+
+test: setup test-deps lint  ## the whole test suite
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
 
 screenshots: setup        ## regenerate screenshots/*.svg

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runbook_tui.errors import Problem
@@ -70,7 +70,7 @@ def configure_list(parser: argparse.ArgumentParser) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     catalog = catalog_for(args)
     procedures, problems = catalog.load_all()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for procedure in sorted(procedures, key=lambda p: p.id):
         rows.append(
             {

@@ -35,7 +35,7 @@ class Option:
 class _Once(argparse.Action):
     """``store`` that refuses a second, different value on the same side of the line."""
 
-    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
+    def __call__(self, parser, namespace, values, option_string=None):
         before = getattr(namespace, self.dest, None)
         if before is not None and before is not argparse.SUPPRESS and before != values:
             parser.error(f"{option_string} was given twice with different values: {before} and {values}")

@@ -92,6 +92,7 @@ class HostKeyError(TransportError):
 
 class AuthError(TransportError):
     title = "Authentication refused"
+    fingerprint: str | None  # the key the server offered, when the connection saw it (set where raised)
 
 
 class StepTimeout(TransportError):

@@ -10,6 +10,7 @@ from runbook_tui.language.templating import evaluate
 
 
 def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
+    assert step.assert_ is not None  # rendered for assert steps only
     passed = evaluate(step.assert_, tctx)
     return Rendered("assert", None, f"assert {step.assert_.strip()}", params={"passed": passed})
 

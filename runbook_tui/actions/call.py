@@ -16,6 +16,7 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
 
 
 async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
+    assert ctx.call is not None  # the engine gives every step a way to call
     return await ctx.call(r.params["procedure"], r.params["inputs"])
 
 

@@ -84,6 +84,7 @@ def _emit_yaml(ctx: ActionContext, data: Any) -> str:
 
 async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     ctx.transports.check(r.target, "kubernetes")
+    assert r.target is not None  # check() refused a step without one
     client = ctx.transports.kube.client(r.target)
     p = r.params
     ns, kind, name, verb = p["namespace"], p["kind"], p["name"], p["verb"]

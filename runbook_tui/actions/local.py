@@ -55,6 +55,7 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # so cancelling can signal the whole process group
     )
+    assert proc.stdout is not None and proc.stderr is not None  # both are pipes
     out, err = TailBuffer(), TailBuffer()
     try:
         await asyncio.gather(

@@ -16,6 +16,7 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
 
 
 async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
+    assert ctx.ask is not None  # the engine gives every step its gate helper
     answer = await ctx.ask("manual", r.params["text"], details=[])
     if answer.approved:
         return ActionResult(ok=True, message="done by hand", stdout=answer.reason or "")

@@ -16,6 +16,7 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
 
 async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     ctx.transports.check(r.target, "ssh")
+    assert r.target is not None  # check() refused a step without one
     res = await ctx.transports.ssh.run(
         r.target,
         r.params["command"],

@@ -13,6 +13,7 @@ from runbook_tui.language.templating import TemplateProblem, render_value
 
 def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
     spec = step.tcp
+    assert spec is not None  # rendered for tcp steps only
     host = str(render_value(spec.host, tctx))
     port = render_value(spec.port, tctx)
     try:

@@ -76,6 +76,7 @@ def _check_dest(template: str, dest: str, tctx: dict[str, Any]) -> None:
 
 def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
     spec = step.upload
+    assert spec is not None  # rendered for upload steps only
     dest = render_text(spec.dest, tctx).strip()
     _check_dest(spec.dest, dest, tctx)
     if spec.src is not None:
@@ -102,6 +103,7 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
 async def preview(r: Rendered, ctx: ActionContext) -> str:
     """The diff of what would be written against what the target holds now (read-only)."""
     ctx.transports.check(r.target, "ssh")
+    assert r.target is not None  # check() refused a step without one
     current = await ctx.transports.ssh.read_file(r.target, r.params["dest"])
     new = r.params["data"].decode("utf-8", "replace").splitlines(keepends=True)
     if current is None:
@@ -113,6 +115,7 @@ async def preview(r: Rendered, ctx: ActionContext) -> str:
 
 async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     ctx.transports.check(r.target, "ssh")
+    assert r.target is not None  # check() refused a step without one
     res = await ctx.transports.ssh.upload(r.target, r.params["data"], r.params["dest"], mode=r.params["mode"])
     message = f"wrote {res.size} bytes to {r.target}:{res.dest}, sha256 verified"
     ctx.output("stdout", message)

@@ -16,6 +16,7 @@ StepStatus = Literal[
     "ok", "failed", "skipped", "blocked", "would-run", "unproven", "undone", "cancelled"
 ]
 Outcome = Literal["succeeded", "failed", "aborted", "refused"]
+Phase = Literal["do", "undo"]  # a step's own run, or the run of its ``undo``
 
 
 @dataclass(kw_only=True)
@@ -70,7 +71,7 @@ class StepStarted(StepEvent):
     mutating: bool = False
     attempt: int = 1
     item: Any = None
-    phase: Literal["do", "undo"] = "do"
+    phase: Phase = "do"
 
 
 @dataclass(kw_only=True)
@@ -128,7 +129,7 @@ class StepFinished(StepEvent):
     register: str | None = None
     result: dict[str, Any] | None = None  # bounded: what later steps and a resume need
     interrupted: bool = False  # cut off mid-command: a resume asks before running it again
-    phase: Literal["do", "undo"] = "do"
+    phase: Phase = "do"
 
 
 @dataclass(kw_only=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook_tui.actions import ACTIONS
 from runbook_tui.engine import events as ev
-from runbook_tui.engine.gates import FAILURE_CHOICES, GateAnswer, GateRequest
+from runbook_tui.engine.gates import FAILURE_CHOICES, GateAnswer, GateKind, GateRequest
 from runbook_tui.engine.locks import Holder, LockHeld
 from runbook_tui.engine.options import OK_STATUSES, Stop
 from runbook_tui.errors import RunbookError
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Gating:
     """Part of ``Engine`` (runner.py): its methods take the whole engine as ``self``."""
 
-    async def ask(self: Engine, kind: str, text: str, *, step: StepBody | None = None, step_id: str = "",
+    async def ask(self: Engine, kind: GateKind, text: str, *, step: StepBody | None = None, step_id: str = "",
                   details: list[str] | None = None, **kw: Any) -> GateAnswer:
         gate_id = f"g{next(self._gate_ids)}"
         sid = self._sid(step_id) if step_id else ""
@@ -129,6 +129,7 @@ class Gating:
         for step in self.procedure.steps:
             if not step.is_mutating or self.statuses.get(step.id) in OK_STATUSES:
                 continue
+            assert step.action is not None  # the loader lets through steps with exactly one action
             where = step.target_name or ("operator" if ACTIONS[step.action].needs_person else "local machine")
             try:
                 summary = ACTIONS[step.action].render(step, context).summary if step.foreach is None else f"for each of {step.foreach}"
@@ -144,16 +145,18 @@ class Gating:
         if not answer.approved:
             raise Stop("refused", "the plan was not approved: nothing was changed")
 
-    async def _confirm(self: Engine, step: StepBody, context: dict[str, Any], sid: str | None = None) -> None:
-        sid = sid or getattr(step, "id", "")
-        text = render_text(step.confirm.text, context)
+    async def _confirm(self: Engine, step: Step, context: dict[str, Any], sid: str | None = None) -> None:
+        sid = sid or step.id
+        confirm = step.confirm
+        assert confirm is not None and step.action is not None  # asked only of a loaded step that has one
+        text = render_text(confirm.text, context)
         try:
             summary = ACTIONS[step.action].render(step, context).summary if step.foreach is None else ""
         except (TemplateProblem, RunbookError):
             summary = ""
         details = [f"on {step.target_name}: {summary}" if step.target_name else summary] if summary else []
-        if step.confirm.typed:
-            phrase = render_text(step.confirm.typed, context)
+        if confirm.typed:
+            phrase = render_text(confirm.typed, context)
             answer = await self.ask("typed", text, step=step, step_id=sid, title=step.label,
                                     details=details, phrase=phrase)
         else:

@@ -149,6 +149,7 @@ def _target_keys(inventory: "Inventory") -> set[tuple[str, str]]:
             keys.add((f"ssh-{target.ssh.host}-{target.ssh.port}", f"target {name} ({target.ssh.host}:{target.ssh.port})"))
         else:
             k = target.kubernetes
+            assert k is not None  # a target is exactly one of ssh and kubernetes
             where = f"{k.context or 'current context'}/{k.namespace or 'default'}"
             keys.add((f"kube-{k.kubeconfig or ''}-{where}", f"target {name} (kubernetes {where})"))
     return keys

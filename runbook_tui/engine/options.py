@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, TypeGuard
 
 from runbook_tui.engine import events as ev
 
@@ -12,6 +12,22 @@ if TYPE_CHECKING:
     from runbook_tui.language.model import Step
 
 Subscriber = Callable[[ev.Event], None]
+
+
+class Record(Protocol):
+    """A subscriber that keeps the record a resume needs (the journal): ``failure`` says why it
+    cannot write, ``check_room`` raises before a change it could not record."""
+
+    failure: str | None
+
+    def __call__(self, event: ev.Event) -> None: ...
+
+    def check_room(self) -> None: ...
+
+
+def is_record(subscriber: Subscriber) -> TypeGuard[Record]:
+    return hasattr(subscriber, "check_room")
+
 OK_STATUSES = frozenset({"ok", "skipped", "would-run", "unproven"})
 EXIT_CODES = {"succeeded": 0, "failed": 1, "aborted": 3, "refused": 3}
 

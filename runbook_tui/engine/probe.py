@@ -39,6 +39,7 @@ def describe(inventory: Inventory) -> list[TargetState]:
             out.append(TargetState(name, "ssh", f"{s.user + '@' if s.user else ''}{s.host}:{s.port}"))
         else:
             k = target.kubernetes
+            assert k is not None  # a target is exactly one of ssh and kubernetes
             out.append(TargetState(name, "kubernetes", f"{k.context or '(current)'}/{k.namespace or 'default'}",
                                    context=k.context, namespace=k.namespace))
     return out
@@ -62,11 +63,11 @@ async def probe_targets(inventory: Inventory, *, timeout: float = PROBE_TIMEOUT)
                     state.fingerprint = status.fingerprint
                     state.error = status.error
                 else:
-                    status = await transports.kube.client(state.name).probe()
-                    state.reachable = status.reachable and not status.error
-                    state.context, state.namespace = status.context or state.context, status.namespace
-                    state.version = status.version
-                    state.error = status.error
+                    kube_status = await transports.kube.client(state.name).probe()
+                    state.reachable = kube_status.reachable and not kube_status.error
+                    state.context, state.namespace = kube_status.context or state.context, kube_status.namespace
+                    state.version = kube_status.version
+                    state.error = kube_status.error
                     state.address = f"{state.context or '(current)'}/{state.namespace or 'default'}"
         except TimeoutError:
             state.reachable, state.error = False, f"no answer within {timeout:g} s."

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import shlex
+from collections.abc import Iterable
 from typing import Any
 
 MASK = "***"
@@ -17,11 +18,11 @@ _KEEP = frozenset({"run_id", "seq", "ts"})
 
 
 class Redactor:
-    def __init__(self, secrets: list[Any] = ()):
+    def __init__(self, secrets: Iterable[Any] = ()):
         self.forms: list[str] = []
         self.add(secrets)
 
-    def add(self, secrets: list[Any]) -> None:
+    def add(self, secrets: Iterable[Any]) -> None:
         forms = set(self.forms)
         for value in secrets:
             text = "" if value is None else str(value)

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from runbook_tui.engine import events as ev
@@ -25,7 +26,9 @@ from runbook_tui.engine.options import (  # noqa: F401  (re-exported: faces impo
     RunOptions,
     RunReport,
     Stop,
+    Record,
     Subscriber,
+    is_record,
 )
 from runbook_tui.engine.redact import MASK, Redactor
 from runbook_tui.engine.scheduler import Scheduling
@@ -44,7 +47,7 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
         *,
         inputs: dict[str, Any],
         gates: Gates,
-        subscribers: list[Subscriber] = (),
+        subscribers: Iterable[Subscriber] = (),
         options: RunOptions | None = None,
         transports: Transports | None = None,
         catalog: Any = None,
@@ -73,13 +76,13 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
         self.registered: dict[str, Any] = {}
         self._done_mutations: list[tuple[Step, dict[str, Any]]] = []
         self._speculative: set[str] = set()  # would-run or unproven: later guards may not hold
-        self._plan_asked = parent is not None and parent._plan_asked
+        self._plan_asked: bool = parent is not None and parent._plan_asked
         self._locked = False
         # Subscribers that keep the record a resume needs (the journal): a run does not change
         # things while they cannot write.
-        self._records = [s for s in self.subscribers if hasattr(s, "check_room")]
+        self._records: list[Record] = [s for s in self.subscribers if is_record(s)]
         self._secret_inputs = {n for n, spec in procedure.inputs.items() if spec.secret}
-        self._redactor = Redactor() if parent is None else parent.root._redactor
+        self._redactor: Redactor = Redactor() if parent is None else parent.root._redactor
         self._redactor.add([inputs.get(n) for n in self._secret_inputs])
         self._record_failure: str | None = None
         self._last_change: str | None = None
@@ -119,6 +122,7 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
             if target.ssh:
                 targets[name] = {"kind": "ssh", **target.ssh.model_dump()}
             else:
+                assert target.kubernetes is not None  # a target is exactly one of ssh and kubernetes
                 targets[name] = {"kind": "kubernetes", **target.kubernetes.model_dump()}
         ctx = {
             "inputs": self.inputs,
@@ -186,6 +190,7 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
                 out[name] = f"ssh {t.ssh.user + '@' if t.ssh.user else ''}{t.ssh.host}:{t.ssh.port}"
             else:
                 k = t.kubernetes
+                assert k is not None  # a target is exactly one of ssh and kubernetes
                 out[name] = f"kubernetes {k.context or '(current context)'}/{k.namespace or 'default'}"
         return out
 

@@ -38,7 +38,7 @@ class Scheduling:
         sorter = TopologicalSorter(self._deps)
         sorter.prepare()
         ready: list[str] = []
-        running: dict[asyncio.Task, str] = {}
+        running: dict[asyncio.Task[str], str] = {}
         failed: list[str] = []
         stop: Stop | None = None
         inflight = set(self.resume.inflight) if self.resume else set()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from runbook_tui.actions import ACTIONS
 from runbook_tui.actions.base import Action, ActionContext, ActionResult, Rendered
 from runbook_tui.engine import events as ev
-from runbook_tui.engine.gates import GateAnswer
+from runbook_tui.engine.gates import GateAnswer, GateKind
 from runbook_tui.engine.options import Stop
 from runbook_tui.engine.redact import digest_only
 from runbook_tui.errors import RunbookError
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 class StepExecution:
     """Part of ``Engine`` (runner.py): its methods take the whole engine as ``self``."""
 
-    def _finish_step(self: Engine, step: StepBody, sid: str, status: str, message: str = "", *,
+    def _finish_step(self: Engine, step: StepBody, sid: str, status: ev.StepStatus, message: str = "", *,
                      rendered: str = "", result: ActionResult | None = None, started: float | None = None,
-                     register: str | None = None, phase: str = "do") -> str:
+                     register: str | None = None, phase: ev.Phase = "do") -> str:
         ctx = result.as_context() if result else None
         if ctx is not None:
             ctx = _bounded(ctx)
@@ -103,7 +103,7 @@ class StepExecution:
         dry = self.options.dry_run or self.options.offline
         speculative = dry and self._downstream_of_speculation(sid)
 
-        def unprovable_or(status: str, message: str) -> str:
+        def unprovable_or(status: ev.StepStatus, message: str) -> str:
             if speculative:
                 self._speculative.add(sid)
                 return self._finish_step(step, sid, "unproven", f"not provable in dry-run: {message}", started=started)
@@ -145,6 +145,7 @@ class StepExecution:
                 raise Stop("refused", f"step {sid} was in flight; re-running it was not confirmed")
 
         mutating = step.is_mutating
+        assert step.action is not None  # the loader lets through steps with exactly one action
         action = ACTIONS[step.action]
         if self.options.offline or (dry and mutating):
             return await self._would_run(step, action, items, context, started)
@@ -162,7 +163,7 @@ class StepExecution:
             result, rendered = await self._attempts(step, action, context, None, once=once)
         else:
             result, rendered = await self._fan_out(step, action, context, items, once=once)
-        status = "ok" if result.ok else "failed"
+        status: ev.StepStatus = "ok" if result.ok else "failed"
         if status == "failed" and speculative and not result.unreachable:
             self._speculative.add(sid)
             return self._finish_step(step, sid, "unproven", f"not provable in dry-run: {result.message}",
@@ -211,6 +212,7 @@ class StepExecution:
                     # has not shown what would change, so it must not pass.
                     unreachable.append(f"cannot show what would change: {exc}")
         rendered = "\n".join(lines)
+        assert step.action is not None  # the loader lets through steps with exactly one action
         self.emit(ev.StepStarted(step_id=self._sid(sid), loc=self._loc(step), title=step.label,
                                  action=step.action, target=step.target_name, rendered=rendered,
                                  mutating=step.is_mutating))
@@ -232,7 +234,7 @@ class StepExecution:
             def output(stream: str, text: str) -> None:  # noqa: F811
                 pass
 
-        async def ask(kind: str, text: str, *, details: list[str]) -> GateAnswer:
+        async def ask(kind: GateKind, text: str, *, details: list[str]) -> GateAnswer:
             return await self.ask(kind, text, step=step, step_id=sid, title=step.title or sid, details=details)
 
         return ActionContext(
@@ -242,14 +244,17 @@ class StepExecution:
         )
 
     def _timeout(self: Engine, step: StepBody) -> float | None:
+        assert step.action is not None  # the loader lets through steps with exactly one action
         if ACTIONS[step.action].needs_person:
             return None  # a person takes the time it takes
         return step.timeout if step.timeout is not None else self.options.default_timeout
 
     async def _attempts(self: Engine, step: StepBody, action: Action, context: dict[str, Any], item: Any,
-                        sid: str | None = None, phase: str = "do", once: bool = False) -> tuple[ActionResult, str]:
+                        sid: str | None = None, phase: ev.Phase = "do", once: bool = False) -> tuple[ActionResult, str]:
         """Render, run, parse, check: with ``retry`` until the postconditions hold."""
-        sid = sid or step.id
+        if not sid:
+            assert isinstance(step, Step)  # an undo body comes with its step's id
+            sid = step.id
         retry = step.retry or (Retry(attempts=10, delay=3.0) if step.until is not None else Retry(attempts=1, delay=0))
         if once:
             retry = Retry(attempts=1, delay=0)

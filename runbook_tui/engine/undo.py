@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runbook_tui.actions import ACTIONS
 from runbook_tui.errors import RunbookError
@@ -11,6 +11,7 @@ from runbook_tui.language.templating import TemplateProblem
 
 if TYPE_CHECKING:
     from runbook_tui.engine.runner import Engine
+    from runbook_tui.language.model import Step
 
 
 class Undo:
@@ -19,6 +20,8 @@ class Undo:
     async def _undo(self: Engine) -> str:
         """Walk completed mutating steps in reverse, each ``undo`` behind its own gate."""
         undone, manual = 0, []
+        step: Step  # reversed() of a list holding Any-valued dicts types as Any
+        result: dict[str, Any]
         for step, result in reversed(self._done_mutations):
             started = time.monotonic()
             if step.undo is None:
@@ -28,6 +31,7 @@ class Undo:
                 continue
             context = self.context(result=result)
             body = step.undo
+            assert body.action is not None  # the loader lets through bodies with exactly one action
             action = ACTIONS[body.action]
             try:
                 summary = action.render(body, context).summary

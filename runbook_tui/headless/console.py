@@ -13,12 +13,17 @@ import dataclasses
 import json
 import sys
 import threading
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import GateAnswer, GateRequest
 from runbook_tui.headless.journal import truncation_text
 from runbook_tui.textsafe import printable
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_D = TypeVar("_D", bound="DataclassInstance")
 
 MARKS = {
     "ok": "✓", "failed": "✗", "skipped": "–", "blocked": "■", "would-run": "◌",
@@ -40,7 +45,7 @@ def _safe(value: Any) -> Any:
     return value
 
 
-def _safe_fields(obj: Any) -> Any:
+def _safe_fields(obj: _D) -> _D:
     """A copy of a dataclass (an event, a gate request) whose texts are printable."""
     changes = {}
     for f in dataclasses.fields(obj):
@@ -202,7 +207,12 @@ class TerminalGates:
 
         def read() -> None:
             line = sys.stdin.readline()
-            loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+
+            def give() -> None:
+                if not answer.done():
+                    answer.set_result(line)
+
+            loop.call_soon_threadsafe(give)
 
         threading.Thread(target=read, daemon=True).start()
         return (await answer).strip()

@@ -291,6 +291,8 @@ def resume_state(path: Path) -> tuple[dict[str, Any], "Any"]:
     """The run's start event and a ResumeState: finished steps, their results, what was in flight."""
     from runbook_tui.engine.options import ResumeState
 
+    statuses: dict[str, str]
+    results: dict[str, dict[str, Any]]
     start, statuses, results, started, last_seq = None, {}, {}, {}, 0
     finished = None
     for event in read_events(path):

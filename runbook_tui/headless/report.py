@@ -52,7 +52,7 @@ def markdown_report(path: Path) -> str:
         if what:
             out.append(f"| {_when(e['ts'])[11:]} | {sid or '—'} | {what} |")
     out += ["", "## Steps", ""]
-    finished = {}
+    finished: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         if e["event"] == "step_finished":
             finished.setdefault(e["step_id"], []).append(e)

@@ -110,8 +110,8 @@ class Catalog:
                 for nxt in self._calls_of(node):
                     if nxt == caller:
                         chain = [node]
-                        while previous[chain[-1]] is not None:
-                            chain.append(previous[chain[-1]])
+                        while (back := previous[chain[-1]]) is not None:
+                            chain.append(back)
                         return [caller, *reversed(chain), caller]
                     if nxt not in previous:
                         previous[nxt] = node
@@ -151,6 +151,7 @@ class Catalog:
             owner = self.path_of(procedure.id)
             if procedure.id in seen or (owner is not None and owner != path):
                 loc = procedure.field_loc("id")
+                assert loc is not None  # load_procedure attached where every key was written
                 other = seen[procedure.id].path if procedure.id in seen else str(owner)
                 problems.append(
                     Problem(

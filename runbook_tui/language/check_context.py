@@ -28,7 +28,7 @@ def present(body: dict[str, Any], key: str) -> bool:
     if key not in body or body[key] is None:
         return False
     if key == "with":
-        return body[key] != {}
+        return bool(body[key] != {})
     return not (key in _DEFAULTS and body[key] == _DEFAULTS[key] and key not in ACTIONS)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import graphlib
 from typing import Any
 
-from runbook_tui.language import template_checks
 from runbook_tui.language.check_context import (
     Context,
 )
@@ -14,6 +13,7 @@ from runbook_tui.language.pydantic_problems import (
     did_you_mean,
     show,
 )
+from runbook_tui.language.templating import is_template
 from runbook_tui.language.yaml_source import Path
 
 
@@ -23,7 +23,7 @@ def check_call(body: dict[str, Any], path: Path, ctx: Context) -> None:
         return
     src = ctx.source
     where = ctx.subject(path)
-    if template_checks.is_template(called):
+    if is_template(called):
         # Which procedure runs must be known before the run: for loops, inputs and review.
         ctx.add(
             src.value(path + ("call",)),

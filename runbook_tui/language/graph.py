@@ -108,7 +108,7 @@ def text(procedure: Procedure) -> str:
     if procedure.inputs:
         described = []
         for name, spec in procedure.inputs.items():
-            flags = [spec.type]
+            flags: list[str] = [spec.type]
             if spec.required:
                 flags.append("required")
             if spec.default is not None:

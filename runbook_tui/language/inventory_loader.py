@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from runbook_tui.errors import Problem, ProcedureError
 from runbook_tui.language.inventory import (
@@ -25,11 +26,13 @@ from runbook_tui.language.loader import (
     read_bytes,
 )
 from runbook_tui.language.pydantic_problems import (
+    Describer,
     check_keys,
     pydantic_problems,
     show,
     subject,
 )
+from runbook_tui.language.yaml_source import Path as YamlPath
 from runbook_tui.language.yaml_source import SourceError, SourceMap, decode, read_yaml
 
 _INVENTORY_EXPECTED = {
@@ -44,7 +47,7 @@ _INVENTORY_EXPECTED = {
 INVENTORY_FILE = "inventory.yaml"
 
 
-def _inventory_describer(path: tuple) -> tuple[str, tuple]:
+def _inventory_describer(path: YamlPath) -> tuple[str, YamlPath]:
     if len(path) >= 2 and path[0] == "targets" and isinstance(path[1], str):
         return f"target '{path[1]}'", path[2:]
     return "the inventory", path
@@ -109,7 +112,7 @@ _TARGET_FILES = (
 _TOOL_DEFAULTS = {"known_hosts": "~/.ssh/known_hosts", "kubeconfig": "~/.kube/config"}
 
 
-def _target_file_problems(data: dict[str, Any], source: SourceMap, describe) -> list[Problem]:
+def _target_file_problems(data: dict[str, Any], source: SourceMap, describe: Describer) -> list[Problem]:
     """Paths are expanded as the model does (``~`` -> home) before the transports see them and,
     like the transports, taken relative to the current folder."""
     problems: list[Problem] = []
@@ -199,7 +202,7 @@ def _load_inventory(text: str, filename: str) -> Inventory:
         inventory = Inventory.model_validate(data)
     except ValidationError as exc:
 
-        def skip(path: tuple, error: dict[str, Any]) -> bool:
+        def skip(path: YamlPath, error: ErrorDetails) -> bool:
             if path[-1:] == ("host",) and error["type"] == "value_error":
                 return True  # a host starting with '-': reported above, in words
             return any(path[: len(bad)] == bad for bad in doc.unreadable)

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from runbook_tui.errors import Problem, ProcedureError
 from runbook_tui.language import check_context, procedure_checks
 from runbook_tui.language.inventory import Inventory
 from runbook_tui.language.model import Procedure, SourceLoc, StepBody
 from runbook_tui.language.pydantic_problems import (
+    Describer,
     key_subject,
     pydantic_problems,
     subject,
@@ -29,6 +31,7 @@ from runbook_tui.language.yaml_source import (
     decode,
     read_yaml,
 )
+from runbook_tui.language.yaml_source import Path as YamlPath
 
 if TYPE_CHECKING:
     from runbook_tui.language.catalog import Catalog
@@ -119,7 +122,7 @@ def as_error(problems: list[Problem]) -> ProcedureError:
     return ProcedureError(sorted(clean, key=lambda p: (p.line, p.col, p.message)))
 
 
-def issue_problems(doc: Document, describe) -> list[Problem]:
+def issue_problems(doc: Document, describe: Describer) -> list[Problem]:
     out = []
     for issue in doc.issues:
         what = (
@@ -188,7 +191,7 @@ def _load_procedure(
         procedure = Procedure.model_validate(data)
     except ValidationError as exc:
         # Input names are checked at their key by procedure_checks, with a better position.
-        def skip(path: tuple, error: dict[str, Any]) -> bool:
+        def skip(path: YamlPath, error: ErrorDetails) -> bool:
             if path == ("inputs",) and error["type"] == "value_error":
                 return True
             return any(path[: len(bad)] == bad for bad in doc.unreadable)
@@ -200,12 +203,12 @@ def _load_procedure(
     return procedure
 
 
-def _loc(source: SourceMap, path: tuple) -> SourceLoc:
+def _loc(source: SourceMap, path: YamlPath) -> SourceLoc:
     line, col = source.value(path)
     return SourceLoc(source.file, line, col)
 
 
-def _attach_body(body: StepBody, raw: dict[str, Any], source: SourceMap, path: tuple) -> None:
+def _attach_body(body: StepBody, raw: dict[str, Any], source: SourceMap, path: YamlPath) -> None:
     body._loc = _loc(source, path)
     body._field_locs = {key: _loc(source, path + (key,)) for key in raw}
 

@@ -57,7 +57,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-def _field_loc(model: Any, name: str) -> SourceLoc | None:
+def _field_loc(model: StepBody | Procedure, name: str) -> SourceLoc | None:
     info = type(model).model_fields.get(name)
     key = (info.alias or name) if info is not None else name
     return model._field_locs.get(key, model._loc)

@@ -27,6 +27,7 @@ from runbook_tui.language.pydantic_problems import (
     did_you_mean,
     show,
 )
+from runbook_tui.language.templating import is_template
 from runbook_tui.language.yaml_source import Path
 
 ACTION_KEYS = {"assert": "assert"}  # the YAML key of each action is its name
@@ -241,7 +242,7 @@ def _check_targets(body: dict[str, Any], path: Path, ctx: Context) -> None:
     ]
     targets = ctx.inventory.targets
     for kind, at, name, verb in uses:
-        if not isinstance(name, str) or template_checks.is_template(name):
+        if not isinstance(name, str) or is_template(name):
             continue
         if name not in targets:
             hint = did_you_mean(name, targets) or (

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from runbook_tui.errors import Problem
 from runbook_tui.language.yaml_source import Path, SourceMap
@@ -171,7 +172,7 @@ def _walk(data: Any, loc: tuple[Any, ...]) -> tuple[Path, tuple[Any, ...], Any]:
     return tuple(path), (), value
 
 
-def _expected(errors: list[dict[str, Any]], path: Path, expected: dict[str, str]) -> str:
+def _expected(errors: list[ErrorDetails], path: Path, expected: dict[str, str]) -> str:
     last = next((p for p in reversed(path) if isinstance(p, str)), "")
     if last in expected and not (path and isinstance(path[-1], int)):
         return expected[last]
@@ -189,11 +190,11 @@ def pydantic_problems(
     source: SourceMap,
     describe: Describer,
     *,
-    skip: Callable[[Path, dict[str, Any]], bool] = lambda path, error: False,
+    skip: Callable[[Path, ErrorDetails], bool] = lambda path, error: False,
     expected: dict[str, str] = EXPECTED,
 ) -> list[Problem]:
     """Every error in ``exc`` as a Problem at the YAML node it is about."""
-    groups: dict[Path, list[dict[str, Any]]] = {}
+    groups: dict[Path, list[ErrorDetails]] = {}
     problems: list[Problem] = []
     for error in exc.errors(include_url=False, include_input=False):
         kind = error["type"]
@@ -228,7 +229,7 @@ def pydantic_problems(
 
 
 def _constraint_message(
-    kind: str, error: dict[str, Any], path: Path, value: Any, describe: Describer, expected: dict[str, str]
+    kind: str, error: ErrorDetails, path: Path, value: Any, describe: Describer, expected: dict[str, str]
 ) -> str:
     what = subject(describe, path)
     ctx = error.get("ctx") or {}

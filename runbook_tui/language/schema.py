@@ -7,6 +7,7 @@ at it with ``# yaml-language-server: $schema=procedure.schema.json``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from runbook_tui.language.model import ACTIONS, Procedure
@@ -47,7 +48,7 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def _walk(node: Any, visit) -> None:
+def _walk(node: Any, visit: Callable[[dict[str, Any]], None]) -> None:
     if isinstance(node, dict):
         visit(node)
         for value in node.values():

@@ -9,6 +9,7 @@ at the field.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,9 @@ ALWAYS = frozenset({"inputs", "vars", "targets", "run"})
 RESERVED = ALWAYS | {"item", "result"}
 # Mapping methods a template may call on inputs/vars/targets: not names of entries.
 _METHODS = frozenset({"get", "items", "keys", "values"})
+
+# Where in the file a template node (and, given, the first place of a name in it) was written.
+At = Callable[[nodes.Node | None, str | None], tuple[int, int]]
 
 
 @dataclass
@@ -69,8 +73,8 @@ def check(
     try:
         ast = parse(text, expression=expression)
     except TemplateSyntaxError as exc:
-        at = source.template_line(path, exc.lineno or 1)
-        return [source.problem(at, f"{subject} has a template syntax error: {exc.message}")]
+        where = source.template_line(path, exc.lineno or 1)
+        return [source.problem(where, f"{subject} has a template syntax error: {exc.message}")]
     except RecursionError:
         return [source.problem(source.value(path), f"{subject} has a template nested too deeply to read")]
 
@@ -192,7 +196,7 @@ def _column_of(source: SourceMap, line: int, col: int, needle: str) -> tuple[int
     return line, col
 
 
-def _unknown_filters(ast: nodes.Template, subject: str, at, source: SourceMap) -> list[Problem]:
+def _unknown_filters(ast: nodes.Template, subject: str, at: At, source: SourceMap) -> list[Problem]:
     env = environment()
     problems = []
     for node in ast.find_all((nodes.Filter, nodes.Test)):
@@ -222,7 +226,9 @@ def _member(node: nodes.Node) -> tuple[str, str] | None:
     return None
 
 
-def _member_problems(ast, undeclared, scope: Scope, subject: str, at, source: SourceMap) -> list[Problem]:
+def _member_problems(
+    ast: nodes.Template, undeclared: set[str], scope: Scope, subject: str, at: At, source: SourceMap
+) -> list[Problem]:
     checks: dict[str, tuple[set[str] | None, str]] = {
         "inputs": (scope.inputs, "but the procedure has no input '{key}'"),
         "vars": (scope.vars, "which the inventory's vars do not define"),
@@ -250,7 +256,7 @@ def _member_problems(ast, undeclared, scope: Scope, subject: str, at, source: So
     return problems
 
 
-def walk_strings(value: Any, path: Path):
+def walk_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
     """Every string leaf under ``value`` with its path (mapping keys are not templates)."""
     if isinstance(value, str):
         yield path, value

@@ -28,8 +28,9 @@ import time
 from functools import lru_cache
 from typing import Any, Callable, Iterable, TypeVar
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.compiler import CodeGenerator
+from jinja2.environment import TemplateExpression
 from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -151,7 +152,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             raise _too_big(f"the result of '{operator}'", size, unit)
         return super().call_binop(context, operator, left, right)
 
-    def concat(self, pieces: Iterable[str]) -> str:  # type: ignore[override]
+    def concat(self, pieces: Iterable[str]) -> str:
         # What render() joins: the output has the same limit, so a loop that writes fails fast.
         out, size = [], 0
         for piece in pieces:
@@ -198,7 +199,7 @@ def is_template(text: Any) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str, shell: bool):
+def _compile(source: str, shell: bool) -> Template:
     return _env(shell).from_string(source)
 
 
@@ -253,7 +254,7 @@ def render_value(value: Any, context: dict[str, Any]) -> Any:
 
 
 @lru_cache(maxsize=4096)
-def _compile_expression(expression: str):
+def _compile_expression(expression: str) -> TemplateExpression:
     return _env(False).compile_expression(expression, undefined_to_none=False)
 
 

@@ -169,16 +169,18 @@ class _MarkingLoader(yaml.SafeLoader):
         self.alias_marks: list[tuple[Any, str]] = []
         self._depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(yaml.AliasEvent):
-            event = self.get_event()
+            event = self.get_event()  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
             self.alias_marks.append((event.start_mark, event.anchor))
             return ScalarNode(_YAML + "null", "", event.start_mark, event.end_mark)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _TooDeep(self.peek_event().start_mark)
-            return super().compose_node(parent, index)
+                raise _TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
+            node = super().compose_node(parent, index)
+            assert node is not None  # PyYAML composes a node for every event here; its stub says Optional
+            return node
         finally:
             self._depth -= 1
 
@@ -235,6 +237,7 @@ class _Builder:
             )
         if isinstance(node, SequenceNode):
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
+        assert isinstance(node, MappingNode)  # the composer makes scalars, sequences and mappings only
         return self.mapping(node, path)
 
     def scalar(self, node: ScalarNode, path: Path) -> Any:
@@ -303,12 +306,12 @@ def _compose(text: str, filename: str) -> tuple[Node | None, list[Problem]]:
         )
     loader = _MarkingLoader(text)
     try:
-        loader.get_event()  # StreamStart
+        loader.get_event()  # type: ignore[no-untyped-call]  # StreamStart; unannotated in types-PyYAML
         node = None
         if not loader.check_event(yaml.StreamEndEvent):
             node = loader.compose_document()
             if not loader.check_event(yaml.StreamEndEvent):
-                mark = loader.peek_event().start_mark
+                mark = loader.peek_event().start_mark  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
                 raise SourceError(
                     [
                         Problem(

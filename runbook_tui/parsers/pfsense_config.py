@@ -161,9 +161,12 @@ def _root(text: str) -> ET.Element:
     try:
         return ET.fromstring(text)
     except ET.ParseError as err:
-        line, column = getattr(err, "position", (None, None))
+        position: tuple[int | None, int | None] = getattr(err, "position", (None, None))
+        line_at, column = position
         reason = str(err).split(":", 1)[0]
-        raise ParseError(f"config.xml is not well-formed XML at line {line}, column {column}: {reason}.", line=line) from None
+        raise ParseError(
+            f"config.xml is not well-formed XML at line {line_at}, column {column}: {reason}.", line=line_at
+        ) from None
 
 
 def parse(text: str) -> dict[str, Any]:

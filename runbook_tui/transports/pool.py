@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Collection
+from typing import TYPE_CHECKING, Any, Collection
 
 from runbook_tui.errors import TransportError
 from runbook_tui.language.inventory import Inventory
@@ -19,15 +19,15 @@ class Transports:
         self._ssh: SSHPool | None = None
         self._kube: KubePool | None = None
 
-    def _targets(self, kind: str) -> dict:
+    def _targets(self, kind: str) -> dict[str, Any]:
         return {
             name: getattr(t, "ssh" if kind == "ssh" else "kubernetes")
             for name, t in self.inventory.targets.items()
             if t.kind == kind
         }
 
-    def check(self, name: str, kind: str) -> None:
-        target = self.inventory.targets.get(name)
+    def check(self, name: str | None, kind: str) -> None:
+        target = self.inventory.targets.get(name) if name is not None else None
         if target is None:
             known = ", ".join(sorted(self.inventory.targets)) or "none"
             raise TransportError(f"target {name!r} is not in the inventory (targets: {known}).")

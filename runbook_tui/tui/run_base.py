@@ -8,7 +8,7 @@ asks of the engine it says in ``engine_options``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.binding import Binding
@@ -27,6 +27,11 @@ from runbook_tui.tui.widgets.output_view import OutputView
 from runbook_tui.tui.widgets.step_detail import StepDetail
 from runbook_tui.tui.widgets.step_list import StepList
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from runbook_tui.tui.host import Host
+
 FPS = 20
 OUTCOME_STYLE = {"succeeded": "bold green", "failed": "bold red", "aborted": "bold red", "refused": "bold yellow"}
 
@@ -37,6 +42,9 @@ class RunScreenBase(Screen):
     Expects a layout (``compose``) with a StepList, an OutputView, a StepDetail, ``#search``,
     ``#run-header`` and ``#run-status``.
     """
+
+    if TYPE_CHECKING:
+        app = getters.app(Host)  # RunbookApp, which screens do not import
 
     BINDINGS = [
         Binding("slash", "search", "Search"),

@@ -70,7 +70,7 @@ async def _answer_until(pilot: Pilot, kind: str, timeout: float = 60.0) -> None:
         if request is not None and request.kind == kind:
             return
         if request is not None and request.kind in ("plan", "confirm", "manual", "typed", "choose", "undo"):
-            screen = pilot.app.screen
+            screen: Any = pilot.app.screen  # the gate's screen
             await pilot.pause(0.1)  # as a person would: after it has drawn
             if request.kind == "typed":
                 screen.query_one("#gate-phrase", Input).value = request.phrase or ""
@@ -93,7 +93,7 @@ async def _finished(pilot: Pilot, timeout: float = 60.0) -> Any:
             raise TimeoutError("gave up waiting for the run to end")
         request = _gate(pilot)
         if request is not None and request.kind in ("plan", "confirm"):
-            screen = pilot.app.screen
+            screen: Any = pilot.app.screen  # the gate's screen
             screen.action_approve()
             await _until(pilot, lambda: pilot.app.screen is not screen, what="the gate to close")
         await pilot.pause(0.05)

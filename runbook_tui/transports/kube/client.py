@@ -8,6 +8,7 @@ as ``kubectl get -o json`` shows them. Every failure is a ``KubeError`` with one
 from __future__ import annotations
 
 import asyncio
+import builtins  # KubeClient.list shadows list in the annotations inside the class
 import os
 import shutil
 import tempfile
@@ -173,7 +174,7 @@ class KubeClient:
 
         return await self._run(call, kind=kind, namespace=namespace or self.namespace)
 
-    async def patch(self, kind: str, name: str, body: dict | list, *, namespace: str | None = None,
+    async def patch(self, kind: str, name: str, body: dict | builtins.list, *, namespace: str | None = None,
                     patch_type: str = "merge", api_version: str | None = None) -> dict:
         if patch_type not in PATCH_TYPES:
             raise KubeError(f"Unknown patch type {patch_type!r}; use merge, strategic or json.")
@@ -313,7 +314,7 @@ class KubeClient:
 
         return await self._run(call, kind="Pod", namespace=ns, name=name)
 
-    async def exec(self, name: str, command: list[str], *, namespace: str | None = None,
+    async def exec(self, name: str, command: builtins.list[str], *, namespace: str | None = None,
                    container: str | None = None, on_output: OutputCallback | None = None,
                    timeout: float | None = None) -> CommandResult:
         """Run ``command`` in the pod; lines reach ``on_output`` as they arrive."""

@@ -173,7 +173,7 @@ def pick_pod(pods: list[dict], *, for_logs: bool) -> dict:
     """kubectl's choice among a controller's pods (``podutils``): for exec, ActivePods reversed
     (scheduled, Running, Ready, ready longest, fewest restarts, oldest); for logs, ByLogging
     (the same, but the pod with the most restarts first: it is the interesting one)."""
-    phase_rank = {"Running": 0, "Unknown": 1, "Pending": 2}
+    phase_rank: dict[str | None, int] = {"Running": 0, "Unknown": 1, "Pending": 2}
 
     def key(pod: dict) -> tuple:
         spec, status, meta = pod.get("spec") or {}, pod.get("status") or {}, pod.get("metadata") or {}

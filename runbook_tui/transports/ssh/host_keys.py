@@ -11,10 +11,13 @@ import asyncio
 import os
 import shlex
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook_tui.errors import HostKeyError, TransportError
 from runbook_tui.language.inventory import SSHTarget
+
+if TYPE_CHECKING:  # asyncssh is imported lazily at first use: it is slow to import
+    import asyncssh
 
 
 def known_hosts_path(target: SSHTarget) -> str:
@@ -115,7 +118,7 @@ def host_key_error(
 
 
 async def kex_error(
-    name: str, label: str, target: SSHTarget, path: str, check: HostKeyCheck, exc: Exception,
+    name: str, label: str, target: SSHTarget, path: str, check: HostKeyCheck, exc: asyncssh.KeyExchangeFailed,
     connect_timeout: float,
 ) -> TransportError:
     """Key exchange fails when known_hosts only lists key types the server no longer has:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runbook_tui.errors import (
     AuthError,
@@ -162,7 +162,7 @@ class SSHPool:
         t = self._target(name)
         return f"{name} ({t.host}:{t.port})"
 
-    def _forget(self, name: str, conn: Any) -> None:
+    def _forget(self, name: str, conn: asyncssh.SSHClientConnection | None) -> None:
         """Drop ``conn`` from the pool unless it was already replaced by a newer one."""
         if conn is not None and self._conns.get(name) is conn:
             del self._conns[name]

@@ -106,7 +106,7 @@ async def run_command(
             await _gather(
                 _feed(process, stdin),
                 _pump(process.stdout, "stdout", out, on_output),
-                _pump(process.stderr, "stderr", err, on_output, group and group.take_marker),
+                _pump(process.stderr, "stderr", err, on_output, group.take_marker if group is not None else None),
             )
             await process.wait_closed()
     except asyncio.TimeoutError:

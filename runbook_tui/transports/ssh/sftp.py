@@ -7,7 +7,7 @@ import hashlib
 import posixpath
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from runbook_tui.errors import ConnectionDropped, TransportError
 
@@ -119,7 +119,7 @@ async def _read(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
 
     try:
         async with sftp.open(path, "rb") as f:
-            return await f.read()
+            return cast(bytes, await f.read())  # asyncssh types read() as an unbound AnyStr; "rb" gives bytes
     except asyncssh.SFTPNoSuchFile:
         return None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,10 +16,18 @@ from runbook_tui.textsafe import printable
 from runbook_tui.tui.messages import RunsChanged, WorkspaceFailed, WorkspaceReady
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from runbook_tui.tui.host import Host
+
 OUTCOME_STYLE = {"succeeded": "green", "failed": "red", "aborted": "red", "refused": "yellow", "interrupted": "magenta"}
 
 
 class HomeScreen(Screen):
+    if TYPE_CHECKING:
+        app = getters.app(Host)  # RunbookApp, which screens do not import
+
     BINDINGS = [
         Binding("enter", "run", "Run", priority=False),
         Binding("d", "dry_run", "Dry-run"),
@@ -60,8 +68,8 @@ class HomeScreen(Screen):
         table.focus()
         if getattr(self.app, "workspace", None) is not None:
             self.post_message(WorkspaceReady())
-        elif getattr(self.app, "workspace_error", None):
-            self.post_message(WorkspaceFailed(self.app.workspace_error))
+        elif error := getattr(self.app, "workspace_error", None):
+            self.post_message(WorkspaceFailed(error))
 
     # ------------------------------------------------------------ workspace
     @on(WorkspaceReady)

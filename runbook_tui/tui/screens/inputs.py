@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,6 +19,11 @@ from runbook_tui.tui.mode import Mode
 from runbook_tui.tui.sentences import error_sentence
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from runbook_tui.tui.host import Host
+
 
 def as_text(value: Any) -> str:
     if value is None:
@@ -29,6 +34,9 @@ def as_text(value: Any) -> str:
 
 
 class InputsScreen(Screen):
+    if TYPE_CHECKING:
+        app = getters.app(Host)  # RunbookApp, which screens do not import
+
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("ctrl+r", "start", "Run", priority=True),
@@ -88,6 +96,7 @@ class InputsScreen(Screen):
             return widget.value
         if isinstance(widget, Select):
             return None if widget.value is Select.NULL else widget.value
+        assert isinstance(widget, Input)  # the form holds switches, selects and text inputs
         value = widget.value
         return value if value.strip() else None
 
