@@ -25,15 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from sshhosts import OpenSSHServer, SSHTestServer  # noqa: E402
+from sshhosts import OpenSSHServer, SSHTestServer
 
-from runbook_tui.engine import events as ev  # noqa: E402
-from runbook_tui.engine.gates import AutoGates  # noqa: E402
-from runbook_tui.engine.runner import Engine  # noqa: E402
-from runbook_tui.language.inventory import Inventory, Target  # noqa: E402
-from runbook_tui.headless.journal import Journal  # noqa: E402
-from runbook_tui.language.model import Procedure  # noqa: E402
-from runbook_tui.transports.ssh import SSHPool  # noqa: E402
+from runbook_tui.engine import events as ev
+from runbook_tui.engine.gates import AutoGates
+from runbook_tui.engine.runner import Engine
+from runbook_tui.headless.journal import Journal
+from runbook_tui.language.inventory import Inventory, Target
+from runbook_tui.language.model import Procedure
+from runbook_tui.transports.ssh import SSHPool
 
 
 def procedure(commands: list[str], *, parallel: bool) -> Procedure:

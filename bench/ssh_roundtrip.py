@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from sshhosts import OpenSSHServer  # noqa: E402
+from sshhosts import OpenSSHServer
 
-from runbook_tui.transports.ssh import SSHPool  # noqa: E402
+from runbook_tui.transports.ssh import SSHPool
 
 COMMAND = "true"
 

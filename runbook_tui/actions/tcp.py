@@ -32,7 +32,7 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     p = r.params
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(p["host"], p["port"]), p["timeout"])
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         reason = "timed out" if isinstance(exc, asyncio.TimeoutError) else (exc.strerror or str(exc))
         return ActionResult(ok=False, data={"connected": False}, message=f"cannot connect to {p['host']}:{p['port']}: {reason}")
     banner = None
@@ -42,7 +42,7 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
                 raw = await asyncio.wait_for(reader.readline(), p["timeout"])
                 banner = raw.decode("utf-8", "replace").rstrip("\r\n")
                 ctx.output("stdout", banner)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 banner = ""
     finally:
         writer.close()

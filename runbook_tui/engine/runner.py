@@ -22,11 +22,11 @@ from runbook_tui.engine.gating import Gating
 from runbook_tui.engine.options import (  # noqa: F401  (re-exported: faces import them from here)
     EXIT_CODES,
     OK_STATUSES,
+    Record,
     ResumeState,
     RunOptions,
     RunReport,
     Stop,
-    Record,
     Subscriber,
     is_record,
 )

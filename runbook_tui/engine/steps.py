@@ -231,7 +231,7 @@ class StepExecution:
             emit(ev.OutputLine(step_id=full, loc=loc, stream=stream, text=prefix + text))
 
         if step.sensitive:  # nothing of it on screen or in the journal; the result keeps it
-            def output(stream: str, text: str) -> None:  # noqa: F811
+            def output(stream: str, text: str) -> None:
                 pass
 
         async def ask(kind: GateKind, text: str, *, details: list[str]) -> GateAnswer:

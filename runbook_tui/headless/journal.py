@@ -19,9 +19,10 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.locks import FileLock, Holder

@@ -26,9 +26,10 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from runbook_tui.lab.command_log import CommandLog
 from runbook_tui.lab.faults import FAULTS, Faults, LabError, parse_faults

@@ -17,7 +17,6 @@ from runbook_tui.errors import RunbookError
 from runbook_tui.lab.command_log import CommandLog
 from runbook_tui.lab.faults import FAULTS, LabError
 
-
 HELP = "run the rehearsal lab (pfSense, backup host, Kubernetes API) on 127.0.0.1"
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from runbook_tui.errors import RunbookError
 from runbook_tui.lab.state import NODES

@@ -15,8 +15,9 @@ connection). Either way the harness counts connections and keeps every command i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from runbook_tui.lab.command_log import CommandLog
 from runbook_tui.lab.proof import lab_version

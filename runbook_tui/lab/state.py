@@ -181,6 +181,9 @@ class LabState:
         }
         self.container_ports = set(MAIL_PORTS.values()) | set(ALT_PORTS.values())
         self.probe_fails = False
+        # Lines other clients left in docker-mailserver's log (epoch seconds, the text after
+        # the host name), e.g. a test connection from the LAN through HAProxy's test port.
+        self.extra_mail_log: list[tuple[float, str]] = []
 
     # -- HAProxy -----------------------------------------------------------------------
     def restart_haproxy(self) -> None:

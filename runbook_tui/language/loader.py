@@ -75,7 +75,7 @@ class ProcedureNotFound(ProcedureError):
 def _parser_names() -> tuple[str, ...]:
     try:
         from runbook_tui.parsers import PARSER_NAMES
-    except Exception:  # noqa: BLE001 - any import trouble: fall back to the documented names
+    except Exception:
         return _FALLBACK_PARSERS
     return tuple(PARSER_NAMES)
 

@@ -25,8 +25,9 @@ import json
 import shlex
 import signal
 import time
-from functools import lru_cache
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from functools import cache, lru_cache
+from typing import Any, TypeVar
 
 from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.compiler import CodeGenerator
@@ -185,7 +186,7 @@ def _make_env(*, shell: bool) -> ImmutableSandboxedEnvironment:
     return env
 
 
-@lru_cache(maxsize=None)
+@cache
 def _env(shell: bool) -> ImmutableSandboxedEnvironment:
     return _make_env(shell=shell)
 

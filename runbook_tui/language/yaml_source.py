@@ -249,7 +249,7 @@ class _Builder:
         if tag in _CONSTRUCTED:
             try:
                 return self.ctor.yaml_constructors[tag](self.ctor, node)
-            except Exception:  # noqa: BLE001 - any failure is "this text is not that type"
+            except Exception:
                 self.issue(
                     path, node.start_mark, f"cannot read {node.value[:40]!r} as YAML type '{_tag(tag)}'"
                 )

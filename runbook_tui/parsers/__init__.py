@@ -8,7 +8,8 @@ raises :class:`ParseError`, a sentence naming the line and what was expected.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from runbook_tui.errors import RunbookError
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # (stream, line) with stream "stdout" or "stderr"; the line has no trailing newline.
 OutputCallback = Callable[[str, str], None]

@@ -13,8 +13,9 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -76,7 +77,7 @@ async def _answer_until(pilot: Pilot, kind: str, timeout: float = 60.0) -> None:
                 screen.query_one("#gate-phrase", Input).value = request.phrase or ""
                 await pilot.pause()
             screen.action_approve()
-            await _until(pilot, lambda: pilot.app.screen is not screen, what="the gate to close")
+            await _until(pilot, lambda: pilot.app.screen is not screen, what="the gate to close")  # noqa: B023 (awaited here)
             continue
         if request is not None:
             raise RuntimeError(f"stopped at a {request.kind} gate: {request.title}")
@@ -95,7 +96,7 @@ async def _finished(pilot: Pilot, timeout: float = 60.0) -> Any:
         if request is not None and request.kind in ("plan", "confirm"):
             screen: Any = pilot.app.screen  # the gate's screen
             screen.action_approve()
-            await _until(pilot, lambda: pilot.app.screen is not screen, what="the gate to close")
+            await _until(pilot, lambda: pilot.app.screen is not screen, what="the gate to close")  # noqa: B023 (awaited here)
         await pilot.pause(0.05)
     return run
 

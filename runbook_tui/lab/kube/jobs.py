@@ -10,7 +10,7 @@ import asyncio
 import random
 import string
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from runbook_tui.lab.kube.mailserver import CRONJOB, now
@@ -113,7 +113,7 @@ class JobController:
     def probe(self) -> tuple[bool, str]:
         """The round trip: Brevo -> MX (WAN:25) -> ... -> mailserver, then an IMAP fetch."""
         t = time.time()
-        stamp = lambda dt: datetime.fromtimestamp(t + dt, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+        stamp = lambda dt: datetime.fromtimestamp(t + dt, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
         rid = f"rt-{int(t)}"
         lines = [
             f"{stamp(0)} INFO sending {rid} via Brevo API to smoke-test@viktorbarzin.me",

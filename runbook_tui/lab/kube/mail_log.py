@@ -50,6 +50,7 @@ def mail_log(state: LabState, since: int | None = None) -> str:
             lines.append((t + 0.3, f"dovecot: imap-login: Login: user=<roundcube@viktorbarzin.me>, method=PLAIN, rip=10.244.1.{rng.randint(2, 250)}, lip=10.244.2.37, mpid={pid}, TLS, session=<{node.replace('.', '')[-6:]}Xk>"))
         else:
             lines.append((t, f"postfix/anvil[{pid}]: statistics: max connection rate 1/60s for (smtpd:{ip}) at {time.strftime('%b %d %H:%M:%S', time.localtime(t))}"))
+    lines += state.extra_mail_log
     lines.sort()
     out = []
     for ts, text in lines:

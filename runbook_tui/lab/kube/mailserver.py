@@ -7,8 +7,9 @@ both sides share); ``seed_objects`` yields them in the order a fresh cluster get
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from runbook_tui.lab.state import (
     ALT_PORTS,
@@ -30,7 +31,7 @@ CONTAINER = "docker-mailserver"
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def uuid_for(*parts: str) -> str:

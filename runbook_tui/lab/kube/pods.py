@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from typing import Any, AsyncIterator, Awaitable, Callable, Union
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -22,8 +23,8 @@ LogProvider = Callable[[str, str, str, "int | None", "int | None"], str]
 #: async handler(namespace, pod, container, command) -> (stdout, stderr, exit_code).
 #: It may instead return an async iterator of (stream, text) pairs, stream being "stdout" or
 #: "stderr", ending with ("exit", "<code>"): output then reaches the client as it is produced.
-ExecResult = Union[tuple[str, str, int], AsyncIterator[tuple[str, str]]]
-ExecHandler = Callable[[str, str, str, list[str]], Union[Awaitable[ExecResult], AsyncIterator[tuple[str, str]]]]
+ExecResult = tuple[str, str, int] | AsyncIterator[tuple[str, str]]
+ExecHandler = Callable[[str, str, str, list[str]], Awaitable[ExecResult] | AsyncIterator[tuple[str, str]]]
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDOUT, STDERR, STATUS = 1, 2, 3

@@ -13,9 +13,10 @@ import copy
 import inspect
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from runbook_tui.lab.kube.patch import json_patch, merge_patch, strategic_merge_patch
 from runbook_tui.lab.kube.resources import ResourceRegistry, ResourceType
@@ -31,7 +32,7 @@ HISTORY = 5000
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rkey(rtype: ResourceType) -> str:
@@ -358,7 +359,7 @@ class Store:
             try:
                 since = int(resource_version)
             except ValueError:
-                raise StoreError(400, "BadRequest", f"invalid resource version {resource_version!r}")
+                raise StoreError(400, "BadRequest", f"invalid resource version {resource_version!r}") from None
             oldest = self._history[0][0] if self._history else self._rv + 1
             if since < oldest - 1 and since < self._rv:
                 raise Gone(since)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from runbook_tui.lab.kube.resources import ResourceType
 
@@ -17,7 +18,7 @@ def _parse_time(ts: str | None) -> datetime | None:
     if not ts:
         return None
     try:
-        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -55,7 +56,7 @@ def since(ts: str | None) -> str:
     t = _parse_time(ts)
     if t is None:
         return "<unknown>"
-    return human_duration((datetime.now(timezone.utc) - t).total_seconds())
+    return human_duration((datetime.now(UTC) - t).total_seconds())
 
 
 def _g(obj: Any, *path: str, default: Any = None) -> Any:
@@ -161,7 +162,7 @@ def _job_duration(o: dict) -> str:
     start = _parse_time(_g(o, "status", "startTime"))
     if start is None:
         return ""
-    end = _parse_time(_g(o, "status", "completionTime")) or datetime.now(timezone.utc)
+    end = _parse_time(_g(o, "status", "completionTime")) or datetime.now(UTC)
     return human_duration((end - start).total_seconds())
 
 

@@ -23,7 +23,7 @@ async def serve_watch(request: web.Request, store: Store, rtype: ResourceType, n
     try:
         timeout = float(q.get("timeoutSeconds", "1800"))
     except ValueError:
-        raise ApiError(400, "BadRequest", "invalid timeoutSeconds")
+        raise ApiError(400, "BadRequest", "invalid timeoutSeconds") from None
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     resp.enable_chunked_encoding()
     try:
@@ -45,7 +45,7 @@ async def serve_watch(request: web.Request, store: Store, rtype: ResourceType, n
                 break
             try:
                 item = await asyncio.wait_for(w.queue.get(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if item is None:
                 break

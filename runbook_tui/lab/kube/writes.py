@@ -34,7 +34,7 @@ async def read_body(request: web.Request) -> Any:
         else:
             body = json.loads(raw or b"null")
     except (ValueError, yaml.YAMLError) as err:
-        raise ApiError(400, "BadRequest", f"the body of the request could not be decoded: {err}")
+        raise ApiError(400, "BadRequest", f"the body of the request could not be decoded: {err}") from None
     return body
 
 
@@ -129,7 +129,7 @@ async def apply_patch(
     try:
         new = fn(current, patch)
     except PatchError as err:
-        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {err}")
+        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {err}") from None
     if not isinstance(new, dict):
         raise invalid(rtype, name, "<body>", "Invalid value: the patched object is not an object")
     validate(rtype, {**new, "metadata": {**(new.get("metadata") or {}), "name": name}})
@@ -152,5 +152,5 @@ async def propagation_policy(request: web.Request) -> str | None:
             opts = json.loads(raw)
             policy = opts.get("propagationPolicy", policy) if isinstance(opts, dict) else policy
         except ValueError:
-            raise ApiError(400, "BadRequest", "invalid DeleteOptions body")
+            raise ApiError(400, "BadRequest", "invalid DeleteOptions body") from None
     return policy

@@ -2,7 +2,9 @@
 
 ``/cf/conf/config.xml`` is the persistent truth. Like pfSense, PHP-side tools read the config
 through ``/tmp/config.cache`` when it exists, so a restored config.xml takes effect only after the
-cache is removed; ``/etc/rc.reload_all`` and ``pfSsh.php playback svc restart haproxy`` apply it.
+cache is removed. ``/etc/rc.reload_all`` then applies the filter side (NAT, aliases) but, as on
+pfSense, restarts no package: HAProxy keeps its old pools until ``pfSsh.php playback svc restart
+haproxy`` regenerates its config from config.xml (REFERENCE.md, FreeBSD / pfSense).
 
 Commands (besides the shell builtins): ``sockstat``, ``socat`` (HAProxy runtime API on
 ``/tmp/haproxy.socket``), ``pfctl -sn`` / ``pfctl -t ALIAS -T show``, ``php FILE`` (the infra
@@ -371,14 +373,14 @@ class PfSense:
         return Result(head + f"haproxy has been {done}.\n")
 
     def reload_all(self, sh: Shell, args: list[str], stdin: str) -> Result:
+        """Interfaces, filter and services from config.xml; packages are not restarted, so
+        HAProxy keeps running the pools it loaded last."""
         sh.mutate()
         try:
             cfg = self.load_config()
         except (config_xml.ConfigXMLError, OSError) as err:
             return Result(stderr=f"{err} in {CONFIG}\n", code=1)
         self.apply_filter(cfg)
-        if self.state.haproxy_running or cfg.haproxy_section:
-            self.apply_haproxy(cfg)
         return Result()
 
     def haproxy_cmd(self, sh: Shell, args: list[str], stdin: str) -> Result:

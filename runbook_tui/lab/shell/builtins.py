@@ -44,7 +44,7 @@ def b_printf(sh: Shell, args: list[str], stdin: str) -> Result:
         count = len(re.findall(r"%[sd]", fmt))
         chunk, values = values[:count], values[count:]
         chunk += [""] * (count - len(chunk))
-        out += re.sub(r"%[sd]", lambda _m: chunk.pop(0), fmt).replace("%%", "%")
+        out += re.sub(r"%[sd]", lambda _m: chunk.pop(0), fmt).replace("%%", "%")  # noqa: B023 (used at once)
         if not values or count == 0:
             break
     return Result(out)

@@ -8,8 +8,9 @@ the builtins and the hosts' commands can import it without importing the interpr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runbook_tui.lab.shell.interpreter import Shell

@@ -23,7 +23,6 @@ from runbook_tui.lab.shell.syntax import (
     parse,
 )
 
-
 # -- the shell ---------------------------------------------------------------------------
 
 

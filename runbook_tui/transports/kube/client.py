@@ -13,8 +13,9 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from runbook_tui.errors import KubeError, StepTimeout
 from runbook_tui.language.inventory import KubeTarget

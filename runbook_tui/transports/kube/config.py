@@ -76,6 +76,6 @@ def new_api_client(path: str, context: str) -> Any:
         api = kconfig.new_client_from_config(config_file=path, context=context, persist_config=False)
     except (ConfigException, ValueError, TypeError, OSError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise KubeError(f"The kubeconfig {path} is not valid for context {context}: {reason}.")
+        raise KubeError(f"The kubeconfig {path} is not valid for context {context}: {reason}.") from None
     api.configuration.retries = 0  # fail fast; the engine decides about retries
     return api

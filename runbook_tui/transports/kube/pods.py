@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from runbook_tui.errors import KubeError, StepTimeout
 from runbook_tui.transports.base import CommandResult, TailBuffer

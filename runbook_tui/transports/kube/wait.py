@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from runbook_tui.errors import KubeError, StepTimeout
 from runbook_tui.transports.kube.config import REQUEST_TIMEOUT

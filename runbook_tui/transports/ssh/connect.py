@@ -3,7 +3,6 @@ it can fail (host key, authentication, negotiation, network)."""
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 import socket
@@ -75,7 +74,7 @@ async def open_connection(
         raise TransportError(
             f"{label} closed the connection during the SSH login: {exc.reason}."
         ) from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise TransportError(
             f"{label} did not complete the SSH login within {connect_timeout:g} s."
         ) from None

@@ -134,7 +134,7 @@ async def kex_error(
         key = await asyncio.wait_for(
             asyncssh.get_server_host_key(target.host, target.port), connect_timeout
         )
-    except (OSError, asyncio.TimeoutError, asyncssh.Error):
+    except (TimeoutError, OSError, asyncssh.Error):
         key = None
     if key is None:
         algorithm, fingerprint = "a key of another type", "(fingerprint unavailable)"

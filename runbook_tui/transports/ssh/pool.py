@@ -147,7 +147,7 @@ class SSHPool:
         for conn in conns:
             try:
                 await asyncio.wait_for(conn.wait_closed(), 5)
-            except (asyncio.TimeoutError, OSError):
+            except (TimeoutError, OSError):
                 conn.abort()
 
     # --- connections -------------------------------------------------------------------------
@@ -192,7 +192,7 @@ class SSHPool:
 
     async def _sftp_client(self, name: str) -> asyncssh.SFTPClient:
         """The target's SFTP session, shared like its connection and opened on first use."""
-        for attempt in range(2):
+        for _attempt in range(2):
             conn = await self._connection(name)
             cached = self._sftp.get(name)
             if cached and cached[0] is conn:

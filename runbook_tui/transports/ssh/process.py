@@ -109,7 +109,7 @@ async def run_command(
                 _pump(process.stderr, "stderr", err, on_output, group.take_marker if group is not None else None),
             )
             await process.wait_closed()
-    except asyncio.TimeoutError:
+    except TimeoutError:
         await _stop(conn, process, group)
         raise StepTimeout(
             f"{quote_cmd(command)} on {name} did not finish within {timeout:g} s."
@@ -215,7 +215,7 @@ async def _stop(conn: Any, process: Any, group: _ProcessGroup | None) -> None:
             try:
                 await asyncio.wait_for(process.wait_closed(), _STOP_GRACE)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
     finally:
         process.close()
