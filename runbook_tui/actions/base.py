@@ -89,6 +89,11 @@ class Action(Protocol):
         more, speaks first."""
         ...
 
+    def local_files(self, step: "StepBody", context: dict[str, Any]) -> list[str]:
+        """Paths on this machine the step needs (an upload's source, a command's folder),
+        checked before the run's first change so that a missing one changes nothing."""
+        ...
+
 
 Render = Callable[["StepBody", dict[str, Any]], Rendered]
 Execute = Callable[[Rendered, ActionContext], Awaitable[ActionResult]]
@@ -105,6 +110,7 @@ class ModuleAction:
     preview_fn: Preview | None = None
     needs_person: bool = False
     slack: Callable[["StepBody"], float] | None = None
+    files: Callable[["StepBody", dict[str, Any]], list[str]] | None = None
 
     def render(self, step: "StepBody", context: dict[str, Any]) -> Rendered:
         return self.render_fn(step, context)
@@ -117,3 +123,6 @@ class ModuleAction:
 
     def timeout_slack(self, step: "StepBody") -> float:
         return self.slack(step) if self.slack is not None else 0.0
+
+    def local_files(self, step: "StepBody", context: dict[str, Any]) -> list[str]:
+        return self.files(step, context) if self.files is not None else []

@@ -80,4 +80,8 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     )
 
 
-ACTION = ModuleAction("local", render, execute)
+def _folder(step: StepBody, tctx: dict[str, Any]) -> list[str]:
+    return [os.path.expanduser(render_text(step.cwd, tctx))] if step.cwd else []
+
+
+ACTION = ModuleAction("local", render, execute, files=_folder)

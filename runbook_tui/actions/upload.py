@@ -122,4 +122,12 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
     return ActionResult(ok=True, data={"dest": res.dest, "size": res.size, "sha256": res.sha256}, message=message)
 
 
-ACTION = ModuleAction("upload", render, execute, preview_fn=preview)
+
+def _source(step: StepBody, tctx: dict[str, Any]) -> list[str]:
+    spec = step.upload
+    if spec is None or spec.src is None:
+        return []
+    return [os.path.expanduser(render_text(spec.src, tctx).strip())]
+
+
+ACTION = ModuleAction("upload", render, execute, preview_fn=preview, files=_source)

@@ -14,7 +14,7 @@ from runbook_tui.engine.locks import Holder, LockHeld
 from runbook_tui.engine.options import OK_STATUSES, Stop
 from runbook_tui.errors import RunbookError
 from runbook_tui.language.model import Step, StepBody
-from runbook_tui.language.templating import TemplateProblem, render_text
+from runbook_tui.language.templating import TemplateProblem, evaluate, render_text
 
 if TYPE_CHECKING:
     from runbook_tui.engine.runner import Engine
@@ -125,6 +125,7 @@ class Gating:
         self._check_record(f"step {first.id}")
         await self._take_change_lock()
         context = self.context()
+        self._check_local_files(context)
         details = []
         for step in self.procedure.steps:
             if not step.is_mutating or self.statuses.get(step.id) in OK_STATUSES:
@@ -144,6 +145,28 @@ class Gating:
         )
         if not answer.approved:
             raise Stop("refused", "the plan was not approved: nothing was changed")
+
+    def _check_local_files(self: Engine, context: dict[str, Any]) -> None:
+        """Every file on this machine that the steps still to run need exists, or the run stops
+        before its first change: better than patching the Service and then finding the alias
+        script missing. A step whose ``when`` cannot be told yet is checked too, unless false."""
+        missing = []
+        for step in self.procedure.steps:
+            if self.statuses.get(step.id) in OK_STATUSES or step.action is None:
+                continue
+            try:
+                if step.when is not None and not evaluate(step.when, context):
+                    continue
+            except TemplateProblem:
+                pass  # decided later, from what earlier steps register
+            try:
+                paths = ACTIONS[step.action].local_files(step, context)
+            except (TemplateProblem, RunbookError):
+                continue  # rendered when it runs; it says then what is wrong
+            missing += [f"{path} (step {step.id})" for path in paths if not os.path.exists(path)]
+        if missing:
+            raise Stop("refused", f"this run needs {'; '.join(missing)}, which does not exist on this machine; "
+                                  "nothing was changed.")
 
     async def _confirm(self: Engine, step: Step, context: dict[str, Any], sid: str | None = None) -> None:
         sid = sid or step.id
