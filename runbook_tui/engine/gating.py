@@ -149,7 +149,16 @@ class Gating:
     def _check_local_files(self: Engine, context: dict[str, Any]) -> None:
         """Every file on this machine that the steps still to run need exists, or the run stops
         before its first change: better than patching the Service and then finding the alias
-        script missing. A step whose ``when`` cannot be told yet is checked too, unless false."""
+        script missing. A step whose ``when`` cannot be told yet is checked too, unless false.
+        A path another step's command names is one the run makes itself (restore-backup fetches
+        the backup it uploads): that is left to the step that makes it."""
+        commands = []
+        for step in self.procedure.steps:
+            try:
+                if step.action is not None:
+                    commands.append(ACTIONS[step.action].render(step, context).summary)
+            except (TemplateProblem, RunbookError):
+                continue
         missing = []
         for step in self.procedure.steps:
             if self.statuses.get(step.id) in OK_STATUSES or step.action is None:
@@ -163,7 +172,8 @@ class Gating:
                 paths = ACTIONS[step.action].local_files(step, context)
             except (TemplateProblem, RunbookError):
                 continue  # rendered when it runs; it says then what is wrong
-            missing += [f"{path} (step {step.id})" for path in paths if not os.path.exists(path)]
+            missing += [f"{path} (step {step.id})" for path in paths
+                        if not os.path.exists(path) and not any(path in c for c in commands if c)]
         if missing:
             raise Stop("refused", f"this run needs {'; '.join(missing)}, which does not exist on this machine; "
                                   "nothing was changed.")
