@@ -7,22 +7,14 @@ a flag did is read off the lab itself: whether HAProxy really restarted.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
 import pytest
+from support import cli_env
 
 from runbook_tui.headless.journal import list_runs
 from runbook_tui.lab import Lab
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    return env
 
 
 async def cli(tmp_path: Path, *argv: str) -> tuple[int, str, str]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import runbook
 
 from runbook_tui.engine import events as ev
 from runbook_tui.headless.journal import Journal, list_runs, read_events, resume_state
@@ -29,16 +28,8 @@ steps:
 """
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.update(RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    return e
-
-
 def run(tmp_path: Path, env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runbook_tui", "run", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    return runbook("run", *args, cwd=tmp_path, env=env)
 
 
 @pytest.fixture
@@ -87,17 +78,14 @@ def test_json_event_stream(tmp_path, env, proc):
 
 def test_runs_list_show_report(tmp_path, env, proc):
     run(tmp_path, env, str(proc), "--yes", "--confirm", "do it")
-    runs = subprocess.run([sys.executable, "-m", "runbook_tui", "runs"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    runs = runbook("runs", cwd=tmp_path, env=env)
     line = runs.stdout.splitlines()[1]
     run_id = line.split()[0]
     assert "echo-it" in line and "succeeded" in line
-    shown = subprocess.run([sys.executable, "-m", "runbook_tui", "runs", "show", run_id], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=60)
+    shown = runbook("runs", "show", run_id, cwd=tmp_path, env=env)
     assert "SUCCEEDED" in shown.stdout and "gate typed answered yes" in shown.stdout
     report = tmp_path / "pm.md"
-    subprocess.run([sys.executable, "-m", "runbook_tui", "runs", "report", run_id, "-o", str(report)], cwd=tmp_path,
-                   env=env, check=True, timeout=60)
+    runbook("runs", "report", run_id, "-o", str(report), cwd=tmp_path, env=env, check=True)
     text = report.read_text()
     assert "# Echo a value — succeeded" in text and "touch changed" in text and "answered **yes**" in text
 
@@ -151,8 +139,7 @@ def test_a_flood_writes_a_bounded_journal(tmp_path, env):
     (marker,) = [e for e in read_events(path) if e["event"] == "output_truncated"]
     kept = sum(1 for e in read_events(path) if e["event"] == "output")
     assert marker["dropped_lines"] + kept == 300000
-    shown = subprocess.run([sys.executable, "-m", "runbook_tui", "runs", "show", path.stem], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=60)
+    shown = runbook("runs", "show", path.stem, cwd=tmp_path, env=env)
     assert f"{marker['dropped_lines']} more output lines" in shown.stdout
     # Private: the journal holds what targets printed.
     assert oct(path.stat().st_mode & 0o777) == "0o600"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = "tests/data/procedures"
 SITE = "tests/data/procedures/inventory/site.yaml"
 CORPUS = "tests/corpus"

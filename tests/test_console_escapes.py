@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support import HOSTILE_VALUE, raw_controls
+
 PROCEDURE = r"""id: noisy
 title: Terminal controls on the console
 inputs:
@@ -34,13 +36,6 @@ steps:
     why: A value the operator typed reaches the gate and the command.
 """
 
-VALUE = "\x1b[31mred\x1b]0;owned\x07"
-CONTROLS = {chr(c) for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]} - {"\n", "\t"}
-
-
-def raw_controls(text: str) -> set[str]:
-    return {c for c in text if c in CONTROLS}
-
 
 def cli(tmp_path: Path, *args: str, stdin=None) -> subprocess.CompletedProcess:
     proc = tmp_path / "noisy.yaml"
@@ -49,7 +44,7 @@ def cli(tmp_path: Path, *args: str, stdin=None) -> subprocess.CompletedProcess:
            "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
     env.pop("CI", None)
     return subprocess.run(
-        [sys.executable, "-m", "runbook_tui", "run", str(proc), "--lab", "--set", f"v={VALUE}", *args],
+        [sys.executable, "-m", "runbook_tui", "run", str(proc), "--lab", "--set", f"v={HOSTILE_VALUE}", *args],
         capture_output=True, text=True, timeout=90, cwd=tmp_path, env=env, stdin=stdin,
     )
 

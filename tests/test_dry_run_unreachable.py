@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import ROOT
 from test_cli_flags import cli
 
 from runbook_tui.lab import Lab
 
-ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = sorted(p.stem for p in (ROOT / "procedures").glob("*.yaml"))
 INPUTS = {"node-change": ["--set", "nodes={k8s-node1: 10.0.20.101}", "--set",
                           "nodeports={smtp: 30125, smtps: 30126, submission: 30127, imaps: 30128}"]}

@@ -10,55 +10,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from engine_support import Recorder, Scripted, make, run
 from sshhosts import SSHTestServer
 
 from runbook_tui.engine import events as ev
-from runbook_tui.engine.gates import AutoGates, GateAnswer, GateRequest
-from runbook_tui.engine.runner import Engine, RunOptions
+from runbook_tui.engine.gates import AutoGates, GateAnswer
+from runbook_tui.engine.runner import Engine
 from runbook_tui.language.inventory import Inventory, Target
-from runbook_tui.language.model import Procedure
-
-
-def make(steps: list[dict], **inputs) -> Procedure:
-    return Procedure.model_validate({"id": "t", "title": "Test", "inputs": inputs, "steps": steps})
-
-
-class Recorder:
-    def __init__(self):
-        self.events: list[ev.Event] = []
-
-    def __call__(self, event: ev.Event) -> None:
-        self.events.append(event)
-
-    def kinds(self, *, output: bool = False) -> list[str]:
-        return [
-            f"{e.kind}:{getattr(e, 'step_id', '')}:{getattr(e, 'status', '') or getattr(e, 'gate', '')}".rstrip(":")
-            for e in self.events
-            if output or not isinstance(e, ev.OutputLine)
-        ]
-
-    def of(self, cls):
-        return [e for e in self.events if isinstance(e, cls)]
-
-
-class Scripted:
-    """Gates answered from a script, recording what was asked."""
-
-    def __init__(self, *answers: GateAnswer):
-        self.answers = list(answers)
-        self.asked: list[GateRequest] = []
-
-    async def ask(self, request: GateRequest) -> GateAnswer:
-        self.asked.append(request)
-        return self.answers.pop(0) if self.answers else GateAnswer.no()
-
-
-async def run(proc, gates=None, inventory=None, inputs=None, **options):
-    rec = Recorder()
-    engine = Engine(proc, inventory or Inventory(), inputs=inputs or {}, gates=gates or AutoGates(yes=True),
-                    subscribers=[rec], options=RunOptions(**options))
-    report = await engine.run()
-    return report, rec
 
 
 async def test_success_event_sequence():
@@ -250,14 +208,44 @@ async def test_cancellation_kills_the_command_and_is_recorded(tmp_path: Path):
     assert rec.of(ev.RunFinished)[0].outcome == "aborted" and engine.report.exit_code == 3
 
 
-async def test_foreach_fans_out_with_limit():
+async def test_foreach_runs_at_most_concurrency_items_at_once(tmp_path: Path):
+    """Five items that each hold until released, two at a time: two start, no third starts while
+    they hold, and once released every item runs to its end."""
+    release = tmp_path / "release"
     proc = make([{
-        "id": "each", "local": "echo {{ item }}", "mutates": False, "foreach": "{{ [1, 2, 3, 4] }}",
-        "concurrency": 2, "register": "each",
-    }, {"id": "sum", "assert": "each.data | map(attribute='stdout') | map('trim') | map('int') | sum == 10"}])
-    report, rec = await run(proc)
-    assert report.outcome == "succeeded"
-    assert sorted(e.item for e in rec.of(ev.StepStarted) if e.step_id == "each") == [1, 2, 3, 4]
+        "id": "each", "mutates": False, "foreach": "{{ [1, 2, 3, 4, 5] }}", "concurrency": 2, "register": "each",
+        "local": f"echo begin; while [ ! -e {release} ]; do sleep 0.01; done; echo end",
+    }, {"id": "all", "assert": "each.data | selectattr('ok') | map(attribute='lines') | list"
+                               " == [['begin', 'end']] * 5"}])
+    running: set[str] = set()
+    begun: list[str] = []
+    peak = 0
+
+    def watch(event: ev.Event) -> None:  # each item says "[ITEM] begin" and "[ITEM] end"
+        nonlocal peak
+        if isinstance(event, ev.OutputLine) and event.step_id == "each":
+            item, word = event.text.split()
+            if word == "begin":
+                running.add(item)
+                begun.append(item)
+                peak = max(peak, len(running))
+            else:
+                running.remove(item)
+
+    task = asyncio.create_task(run(proc, subscribers=[watch]))
+    for _ in range(1000):
+        if len(begun) == 2:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)  # time enough for a third to start, were there no limit
+    assert len(begun) == 2 and not task.done()
+    release.touch()
+    report, rec = await asyncio.wait_for(task, 30)
+    assert report.outcome == "succeeded", report.message
+    assert peak == 2 and not running
+    assert sorted(begun) == ["[1]", "[2]", "[3]", "[4]", "[5]"]
+    assert sorted(e.item for e in rec.of(ev.StepStarted) if e.step_id == "each") == [1, 2, 3, 4, 5]
+    assert rec.kinds()[-3:] == ["step_started:all", "step_finished:all:ok", "run_finished"]
 
 
 async def test_timeout_fails_the_step():
@@ -277,6 +265,135 @@ async def test_independent_steps_run_concurrently():
     t0 = loop.time()
     report, _ = await run(proc)
     assert report.outcome == "succeeded" and loop.time() - t0 < 1.0
+
+
+# ---------------------------------------------------------------- after a failure: retry, undo, calls
+async def test_failure_gate_retry_runs_the_step_again_and_the_run_goes_on(tmp_path: Path):
+    marker, log = tmp_path / "tried", tmp_path / "log"
+    proc = make([
+        # Fails the first time (and leaves a marker), succeeds once the marker is there.
+        {"id": "flaky", "mutates": False, "local": f"test -e {marker} || {{ touch {marker}; exit 1; }}"},
+        {"id": "after", "mutates": False, "local": f"echo after >> {log}"},
+    ])
+    gates = Scripted(GateAnswer(True, choice="retry"))
+    report, rec = await run(proc, gates=gates)
+    assert report.outcome == "succeeded" and report.statuses == {"flaky": "ok", "after": "ok"}
+    assert rec.kinds() == [
+        "run_started",
+        "step_started:flaky",
+        "step_finished:flaky:failed",
+        "gate_requested:flaky:failure",
+        "gate_answered:flaky:failure",
+        "step_started:flaky",
+        "step_finished:flaky:ok",
+        "step_started:after",
+        "step_finished:after:ok",
+        "run_finished",
+    ]
+    (asked,) = gates.asked
+    assert asked.choices == ("retry", "skip", "undo", "abort") and asked.default == "abort"
+    assert asked.details == ["flaky: exit code 1"]
+    assert rec.of(ev.GateAnswered)[0].choice == "retry"
+    assert log.read_text() == "after\n"
+
+
+async def test_a_declined_undo_is_recorded_and_left_to_reverse_by_hand(tmp_path: Path):
+    log = tmp_path / "log"
+    proc = make([
+        {"id": "one", "local": f"echo one >> {log}", "undo": {"local": f"echo undo-one >> {log}"}},
+        {"id": "two", "local": f"echo two >> {log}", "undo": {"local": f"echo undo-two >> {log}"}},
+        {"id": "three", "local": "exit 4", "mutates": False},
+    ])
+    # The plan yes; after the failure, undo; undo two no, undo one yes: a "no" does not stop the walk.
+    gates = Scripted(GateAnswer(True), GateAnswer(True, choice="undo"), GateAnswer.no("leave it"), GateAnswer(True))
+    report, rec = await run(proc, gates=gates)
+    assert log.read_text().split() == ["one", "two", "undo-one"]
+    assert [(r.kind, r.step_id) for r in gates.asked] == [
+        ("plan", "one"), ("failure", "three"), ("undo", "two"), ("undo", "one")]
+    assert gates.asked[2].details == [f"echo undo-two >> {log}"]
+    assert [(e.step_id, e.status, e.phase, e.message) for e in rec.of(ev.StepFinished)][3:] == [
+        ("two", "skipped", "undo", "undo declined"),
+        ("one", "undone", "undo", ""),
+    ]
+    assert report.outcome == "failed" and report.statuses == {"one": "undone", "two": "ok", "three": "failed"}
+    assert report.message == "step three failed; undid 1 step(s); reverse by hand: two"
+    assert rec.of(ev.RunFinished)[0].message == report.message
+
+
+async def test_a_failed_undo_stops_the_walk_back(tmp_path: Path):
+    log = tmp_path / "log"
+    proc = make([
+        {"id": "one", "local": f"echo one >> {log}", "undo": {"local": f"echo undo-one >> {log}"}},
+        {"id": "two", "local": f"echo two >> {log}", "undo": {"local": "echo cannot >&2; exit 3"}},
+        {"id": "three", "local": "exit 4", "mutates": False},
+    ])
+    gates = AutoGates(yes=True, undo_on_failure=True)
+    report, rec = await run(proc, gates=gates)
+    assert log.read_text().split() == ["one", "two"]  # one's undo never ran
+    assert [(r.kind, r.step_id) for r in gates.asked] == [("plan", "one"), ("failure", "three"), ("undo", "two")]
+    assert rec.kinds()[-5:] == [
+        "gate_requested:two:undo",
+        "gate_answered:two:undo",
+        "step_started:two",
+        "step_finished:two:failed",
+        "run_finished",
+    ]
+    undo = rec.of(ev.StepFinished)[-1]
+    assert (undo.phase, undo.message, undo.exit_code) == ("undo", "undo failed: exit code 3", 3)
+    assert report.outcome == "failed" and report.statuses == {"one": "ok", "two": "ok", "three": "failed"}
+    assert report.message == "step three failed; undid 0 step(s); reverse by hand: two"
+
+
+CALLER = """\
+id: outer
+title: Calls another
+steps:
+  - id: hand-off
+    call: inner
+    with: {what: disk}
+  - id: after
+    local: echo after >> {log}
+    mutates: false
+"""
+CALLEE = """\
+id: inner
+title: Is called, and fails
+inputs:
+  what: {prompt: What to check, required: true}
+steps:
+  - id: check
+    local: echo checking {{ inputs.what }}; exit 5
+    mutates: false
+"""
+
+
+async def test_a_failing_called_procedure_fails_the_calling_step(tmp_path: Path):
+    from runbook_tui.language.catalog import Catalog
+
+    log = tmp_path / "log"
+    (tmp_path / "outer.yaml").write_text(CALLER.replace("{log}", str(log)))
+    (tmp_path / "inner.yaml").write_text(CALLEE)
+    catalog = Catalog(tmp_path)
+    report, rec = await run(catalog.get("outer"), catalog=catalog)
+    assert rec.kinds(output=True) == [
+        "run_started",
+        "gate_requested:hand-off:plan",
+        "gate_answered:hand-off:plan",
+        "step_started:hand-off",
+        "step_started:hand-off/check",
+        "output:hand-off/check",
+        "step_finished:hand-off/check:failed",
+        "step_finished:hand-off:failed",
+        "gate_requested:hand-off:failure",
+        "gate_answered:hand-off:failure",
+        "run_finished",
+    ]
+    assert rec.of(ev.OutputLine)[0].text == "checking disk"
+    inner, outer = rec.of(ev.StepFinished)
+    assert inner.message == "exit code 5" and inner.exit_code == 5
+    assert outer.message == "inner: step check failed"
+    assert report.outcome == "failed" and report.message == "step hand-off failed"
+    assert report.statuses == {"hand-off": "failed"} and not log.exists()
 
 
 # ---------------------------------------------------------------- over real SSH

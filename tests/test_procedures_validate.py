@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 from runbook_tui.cli import main
 from runbook_tui.language.catalog import Catalog
 
-ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = ROOT / "procedures"
 SHIPPED = (
     "validate", "backend-health", "bootstrap", "node-change", "reload", "rollback",

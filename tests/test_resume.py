@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from support import runbook
 
 PROCEDURE = """\
 id: crashy
@@ -25,18 +25,6 @@ steps:
   - id: last
     local: echo last >> {log}
 """
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.update(RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    return e
-
-
-def cli(*args: str, env: dict[str, str], cwd: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runbook_tui", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60, **kw)
 
 
 def journal(tmp_path: Path) -> Path:
@@ -72,11 +60,11 @@ def test_kill_9_then_resume_completes_the_run(tmp_path: Path, env):
     assert not any(e["event"] == "run_finished" for e in events)
     run_id = events[0]["run_id"]
 
-    listing = cli("runs", env=env, cwd=tmp_path)
+    listing = runbook("runs", cwd=tmp_path, env=env)
     assert run_id in listing.stdout and "interrupted" in listing.stdout
 
     release.touch()
-    resumed = cli("resume", run_id, "--yes", env=env, cwd=tmp_path)
+    resumed = runbook("resume", run_id, "--yes", cwd=tmp_path, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     # first is not repeated; slow was in flight, so it is confirmed and re-run; last runs once.
     assert log.read_text().split() == ["first", "slow-started", "slow-started", "slow", "last"]
@@ -87,7 +75,7 @@ def test_kill_9_then_resume_completes_the_run(tmp_path: Path, env):
     assert events[-1]["event"] == "run_finished" and events[-1]["outcome"] == "succeeded"
     assert [e["event"] for e in events].count("run_started") == 2
 
-    report = cli("runs", "report", run_id, env=env, cwd=tmp_path)
+    report = runbook("runs", "report", run_id, cwd=tmp_path, env=env)
     assert report.returncode == 0
     assert "# Survives a crash — succeeded" in report.stdout
     assert "slow-started" in report.stdout and "asked (resume)" in report.stdout
@@ -97,7 +85,7 @@ def test_kill_9_then_resume_completes_the_run(tmp_path: Path, env):
 def test_resume_without_confirmation_refuses_to_rerun_in_flight_step(tmp_path: Path, env):
     log, release = crash_mid_run(tmp_path, env)
     run_id = json.loads(journal(tmp_path).read_text().splitlines()[0])["run_id"]
-    refused = cli("resume", run_id, env=env, cwd=tmp_path)  # no TTY, no --yes: fail closed
+    refused = runbook("resume", run_id, cwd=tmp_path, env=env)  # no TTY, no --yes: fail closed
     assert refused.returncode == 3
     assert log.read_text().split() == ["first", "slow-started"]
 

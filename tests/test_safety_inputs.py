@@ -3,18 +3,15 @@ sentence naming the input and the column, quickly, whatever it tries (aliases, t
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from support import ROOT, runbook
 
 from runbook_tui.language.inputs import InputError, coerce
 from runbook_tui.language.model import InputSpec
 
-REPO = Path(__file__).resolve().parent.parent
 LIST = InputSpec(type="list")
 
 # Nine levels of nine aliases: 9**9 (387 million) items once expanded.
@@ -59,21 +56,11 @@ def test_a_problem_on_a_later_line_names_the_line_too() -> None:
         coerce("nodes", LIST, "[a,\n  *b]")
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.update(RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    return e
-
-
 @pytest.mark.parametrize("text, col, words", BAD.values(), ids=BAD.keys())
 def test_the_cli_refuses_a_bad_set_value_with_exit_2(tmp_path: Path, env, text: str, col: int, words: str) -> None:
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "runbook_tui", "--inventory", str(REPO / "inventory.example.yaml"),
-         "run", "node-change", "--offline", "--set", f"nodes={text}", "--set", "nodeports={smtp: 30025}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
-    )
+    done = runbook("--inventory", str(ROOT / "inventory.example.yaml"), "run", "node-change", "--offline",
+                   "--set", f"nodes={text}", "--set", "nodeports={smtp: 30025}", cwd=tmp_path, env=env)
     assert time.monotonic() - started < 20
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr

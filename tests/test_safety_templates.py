@@ -3,16 +3,15 @@ time limits, and an input pattern that backtracks forever is stopped by the same
 
 from __future__ import annotations
 
-import os
 import resource
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from support import runbook
 
 from runbook_tui.language import templating
 from runbook_tui.language.inputs import InputError, coerce
@@ -147,12 +146,6 @@ def test_ordinary_templates_are_unchanged() -> None:
 
 # ---------------------------------------------------------------- the real CLI
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.update(RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    return e
-
 
 def _cap_memory() -> None:
     # Should the limits ever go, the child fails with MemoryError instead of taking the machine.
@@ -161,9 +154,7 @@ def _cap_memory() -> None:
 
 def cli(tmp_path: Path, env, *args: str) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "runbook_tui", "run", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
-                          preexec_fn=_cap_memory)
+    done = runbook("run", *args, cwd=tmp_path, env=env, preexec_fn=_cap_memory)
     return done, time.monotonic() - started
 
 

@@ -7,12 +7,9 @@ The CLI runs as a subprocess; the restore reads the lab's real config.xml over S
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from support import runbook
 from test_cli_flags import cli
 
 from runbook_tui.lab import Lab
@@ -38,31 +35,19 @@ steps:
 """
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.update(RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    return e
-
-
-def run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runbook_tui", *args], cwd=tmp_path, env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-
-
 def test_a_secret_input_reaches_the_target_and_nothing_else(tmp_path: Path, env) -> None:
     out = tmp_path / "received"
     (tmp_path / "p.yaml").write_text(PROCEDURE.format(out=out))
-    shown = run(tmp_path, env, "run", "p.yaml", "--set", f"token={TOKEN}", "--yes")
+    shown = runbook("run", "p.yaml", "--set", f"token={TOKEN}", "--yes", cwd=tmp_path, env=env)
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert out.read_text() == TOKEN  # the target got the real value, quoted intact
-    as_json = run(tmp_path, env, "run", "p.yaml", "--set", f"token={TOKEN}", "--yes", "--json")
+    as_json = runbook("run", "p.yaml", "--set", f"token={TOKEN}", "--yes", "--json", cwd=tmp_path, env=env)
     assert as_json.returncode == 0
 
     journals = list((tmp_path / "state" / "runs").glob("*.jsonl"))
     assert len(journals) == 2
-    report = run(tmp_path, env, "runs", "report", journals[0].stem)
-    replay = run(tmp_path, env, "runs", "show", journals[0].stem)
+    report = runbook("runs", "report", journals[0].stem, cwd=tmp_path, env=env)
+    replay = runbook("runs", "show", journals[0].stem, cwd=tmp_path, env=env)
     places = {"console": shown.stdout + shown.stderr, "json": as_json.stdout, "report": report.stdout,
               "replay": replay.stdout, **{f"journal {p.name}": p.read_text() for p in journals}}
     for where, text in places.items():
@@ -80,15 +65,15 @@ def test_a_secret_input_reaches_the_target_and_nothing_else(tmp_path: Path, env)
 def test_resuming_a_run_with_a_secret_asks_for_it_again(tmp_path: Path, env) -> None:
     out = tmp_path / "received"
     (tmp_path / "p.yaml").write_text(PROCEDURE.format(out=out).replace("printf 'token=%s\\n'", "exit 3; printf"))
-    failed = run(tmp_path, env, "run", "p.yaml", "--set", f"token={TOKEN}", "--yes")
+    failed = runbook("run", "p.yaml", "--set", f"token={TOKEN}", "--yes", cwd=tmp_path, env=env)
     assert failed.returncode == 1
     (journal,) = (tmp_path / "state" / "runs").glob("*.jsonl")
-    refused = run(tmp_path, env, "resume", journal.stem, "--yes")
+    refused = runbook("resume", journal.stem, "--yes", cwd=tmp_path, env=env)
     assert refused.returncode == 2
     assert "input token is secret and was not journaled: give it again" in refused.stderr
     out.unlink()
     (tmp_path / "p.yaml").write_text(PROCEDURE.format(out=out))
-    resumed = run(tmp_path, env, "resume", journal.stem, "--yes", "--set", "token=another")
+    resumed = runbook("resume", journal.stem, "--yes", "--set", "token=another", cwd=tmp_path, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "token=***" in resumed.stdout and "another" not in journal.read_text()
 

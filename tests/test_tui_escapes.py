@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import HOSTILE_VALUE, raw_controls
 from test_tui_support import (
-    ROOT,
     gate_of,
     home_ready,
     make_app,
@@ -42,17 +42,7 @@ steps:
     why: A value the operator typed reaches the gate and the command.
 """
 
-VALUE = "\x1b[31mred\x1b]0;owned\x07"
-CONTROLS = {chr(c) for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]} - {"\n", "\t"}
-
-
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-
-
-def raw_controls(text: str) -> set[str]:
-    return {c for c in text if c in CONTROLS}
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def drawn(app) -> str:
@@ -68,7 +58,7 @@ async def test_controls_are_drawn_as_text(tmp_path: Path):
     app = make_app(tmp_path / "runs", procedures=str(procs))
     async with app.run_test(size=(120, 40)) as pilot:
         await home_ready(pilot)
-        run = await start(pilot, "noisy", typed={"v": VALUE})
+        run = await start(pilot, "noisy", typed={"v": HOSTILE_VALUE})
         for kind in ("plan", "confirm"):
             gate = await gate_of(pilot, kind)
             await pilot.pause()
@@ -116,7 +106,7 @@ async def test_the_runs_timeline_shows_controls_as_text(tmp_path: Path):
     app = make_app(tmp_path / "runs", procedures=str(procs))
     async with app.run_test(size=(160, 40)) as pilot:
         await home_ready(pilot)
-        await start(pilot, "noisy", typed={"v": VALUE})
+        await start(pilot, "noisy", typed={"v": HOSTILE_VALUE})
         for kind in ("plan", "confirm"):
             await gate_of(pilot, kind)
             await pilot.press("y")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from test_tui_support import (
-    ROOT,
     events,
     home_ready,
     make_app,
@@ -18,11 +17,7 @@ from test_tui_support import (
 )
 from textual.widgets import Button, Input
 
-
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 async def test_gate_refused_changes_nothing(tmp_path: Path):

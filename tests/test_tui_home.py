@@ -3,12 +3,10 @@ state probed from the rehearsal lab, and a failure to start said in one sentence
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from test_tui_support import (
-    ROOT,
     home_ready,
     make_app,
     run_finished,
@@ -21,21 +19,15 @@ from textual.widgets import DataTable, Static
 from runbook_tui.tui.app import RunbookApp
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
-JOURNAL = ROOT / "tests/data/tui/journal"
-
-
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def cells(table: DataTable, key: str) -> list[str]:
     return [str(c) for c in table.get_row(key)]
 
 
-async def test_home_lists_procedures_with_kind_and_last_outcome(tmp_path: Path):
-    shutil.copytree(JOURNAL, tmp_path, dirs_exist_ok=True)
-    app = make_app(tmp_path)
+async def test_home_lists_procedures_with_kind_and_last_outcome(journal: Path):
+    app = make_app(journal)
     async with app.run_test(size=(120, 40)) as pilot:
         await home_ready(pilot)
         table = app.screen.query_one("#procedures", DataTable)

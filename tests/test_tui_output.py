@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_tui_support import ROOT, home_ready, make_app, run_finished, start, wait_for
+from test_tui_support import home_ready, make_app, run_finished, start, wait_for
 from textual import events
 from textual.widgets import Input
 
@@ -16,10 +16,7 @@ from runbook_tui.engine import events as ev
 from runbook_tui.tui.run_state import MAX_LINES, RunState
 from runbook_tui.tui.widgets.output_view import OutputView
 
-
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def test_state_keeps_the_last_lines_and_counts_the_rest():

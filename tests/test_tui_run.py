@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from test_tui_support import (
-    ROOT,
     events,
     home_ready,
     make_app,
@@ -22,11 +21,7 @@ from textual.widgets import Button, Input
 
 from runbook_tui.headless.journal import list_runs
 
-
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 async def test_happy_path_runs_and_journals(tmp_path: Path):

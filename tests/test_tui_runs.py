@@ -3,24 +3,17 @@ exported to a file whose path is shown."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from test_tui_support import ROOT, home_ready, make_app, screen_is, wait_for
+from test_tui_support import home_ready, make_app, screen_is, wait_for
 from textual.widgets import DataTable, Static
 
-JOURNAL = ROOT / "tests/data/tui/journal"
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-
-
-async def test_runs_timeline_and_report_export(tmp_path: Path):
-    shutil.copytree(JOURNAL, tmp_path, dirs_exist_ok=True)
-    app = make_app(tmp_path)
+async def test_runs_timeline_and_report_export(journal: Path):
+    app = make_app(journal)
     async with app.run_test(size=(120, 40)) as pilot:
         await home_ready(pilot)
         await pilot.press("r")
@@ -36,7 +29,7 @@ async def test_runs_timeline_and_report_export(tmp_path: Path):
         assert any(r[1] == "commit" and r[2].startswith("undo start") for r in rows)
         assert "undid 2 step(s)" in whats[-1]
         await pilot.press("e")
-        report = tmp_path / "20250101-100000-change-0b0b0b.md"
+        report = journal / "20250101-100000-change-0b0b0b.md"
         assert report.exists()
         text = report.read_text()
         assert text.startswith("# Change a file, gated — failed") and "## Timeline" in text

@@ -8,12 +8,10 @@ review the SVGs in ``tests/__snapshots__/`` (``pytest --snapshot-report`` shows 
 from __future__ import annotations
 
 import pytest
-from test_tui_support import (  # noqa: F401 - fixtures are used by name
+from test_tui_support import (
     SIZE,
-    fixed_world,
     gate_of,
     home_ready,
-    journal,
     make_app,
     run_finished,
     screen_is,
@@ -24,10 +22,7 @@ from test_tui_support import (  # noqa: F401 - fixtures are used by name
 )
 from textual.widgets import Input
 
-
-@pytest.fixture(autouse=True)
-def _fixed_world(fixed_world) -> None:
-    pass
+pytestmark = pytest.mark.usefixtures("fixed_world")
 
 
 class TestGates:

@@ -6,19 +6,16 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Switch
 
 from runbook_tui.headless.journal import read_events
 from runbook_tui.tui.app import RunbookApp
 
-ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = "tests/data/tui"  # relative: paths shown on screen must not depend on the checkout
 
 
@@ -110,22 +107,8 @@ async def settle(pilot: Pilot) -> None:
     await pilot.pause()
 
 
-# ---- shared by the snapshot tests: a fixed world and the way to each gate
+# ---- shared by the snapshot tests (their fixtures, fixed_world and journal, are in conftest.py)
 SIZE = (120, 40)
-JOURNAL = ROOT / "tests/data/tui/journal"
-
-
-@pytest.fixture
-def fixed_world(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Path:
-    shutil.copytree(JOURNAL, tmp_path, dirs_exist_ok=True)
-    return tmp_path
 
 
 async def gate_of(pilot, kind: str):

@@ -6,13 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_tui_support import ROOT, home_ready, make_app, run_finished, start, wait_for
+from test_tui_support import home_ready, make_app, run_finished, start, wait_for
 from textual.widgets import Button, Markdown
 
-
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("at_root")
 
 
 def markdown_text(widget: Markdown) -> str:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import runbook
 from test_resume import crash_mid_run, journal
 from test_tui_support import home_ready, make_app, screen_is, wait_for
 
@@ -32,13 +33,6 @@ steps:
 """
 
 INVENTORY = "targets:\n  pfsense: {ssh: {host: 192.0.2.1, user: admin}}\n"
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.update(RUNBOOK_TUI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    return e
 
 
 def start_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
@@ -71,9 +65,7 @@ def test_a_second_change_to_the_same_targets_is_refused_in_one_sentence(tmp_path
     first = start_cli(tmp_path, env, "run", str(a), "--inventory", "inventory.yaml", "--yes")
     try:
         wait_until(lambda: log.exists() and "a" in log.read_text(), "the first change to start")
-        second = subprocess.run([sys.executable, "-m", "runbook_tui", "run", str(b), "--inventory", "inventory.yaml",
-                                 "--yes"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                                text=True, timeout=60)
+        second = runbook("run", str(b), "--inventory", "inventory.yaml", "--yes", cwd=tmp_path, env=env)
         assert second.returncode == 3, second.stdout + second.stderr
         # One sentence naming who holds it: user@host, pid, run, since when.
         (sentence,) = [line for line in second.stdout.splitlines() if "is locked by" in line]
@@ -81,9 +73,7 @@ def test_a_second_change_to_the_same_targets_is_refused_in_one_sentence(tmp_path
         assert "Traceback" not in second.stderr
         assert log.read_text().split() == ["a"], "the second run changed something"
         # A read-only look and a dry run take no lock.
-        dry = subprocess.run([sys.executable, "-m", "runbook_tui", "--dry-run", "run", str(b), "--inventory",
-                              "inventory.yaml", "--yes"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                             capture_output=True, text=True, timeout=60)
+        dry = runbook("--dry-run", "run", str(b), "--inventory", "inventory.yaml", "--yes", cwd=tmp_path, env=env)
         assert dry.returncode == 0, dry.stdout + dry.stderr
     finally:
         release.touch()
@@ -118,9 +108,7 @@ def test_a_dead_holders_lock_is_taken_over_and_said(tmp_path: Path, env) -> None
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     release.touch()
-    second = subprocess.run([sys.executable, "-m", "runbook_tui", "run", str(b), "--inventory", "inventory.yaml",
-                             "--yes"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                            text=True, timeout=60)
+    second = runbook("run", str(b), "--inventory", "inventory.yaml", "--yes", cwd=tmp_path, env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "took over the lock on target pfsense (192.0.2.1:22) from" in second.stdout
     assert f"(pid {first.pid}, run " in second.stdout and "that process is gone" in second.stdout
@@ -137,8 +125,7 @@ def test_two_resumes_of_one_run_only_one_runs(tmp_path: Path, env) -> None:
     first = start_cli(tmp_path, env, "resume", run_id, "--yes")
     try:
         wait_until(lambda: log.read_text().split() == ["a", "a"], "the first resume to re-run the change")
-        second = subprocess.run([sys.executable, "-m", "runbook_tui", "resume", run_id, "--yes"], cwd=tmp_path,
-                                env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        second = runbook("resume", run_id, "--yes", cwd=tmp_path, env=env)
         assert second.returncode == 3, second.stdout + second.stderr
         assert f"run {run_id} is locked by" in second.stderr and f"(pid {first.pid}" in second.stderr
         assert "Traceback" not in second.stderr
@@ -154,9 +141,7 @@ def test_resume_keeps_the_mode_it_was_run_in(tmp_path: Path, env) -> None:
     log, release = crash_mid_run(tmp_path, env)
     run_id = json.loads(journal(tmp_path).read_text().splitlines()[0])["run_id"]
     for flags in (["--lab"], ["--dry-run"], ["--offline"]):
-        refused = subprocess.run([sys.executable, "-m", "runbook_tui", *flags, "resume", run_id, "--yes"],
-                                 cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                 timeout=60)
+        refused = runbook(*flags, "resume", run_id, "--yes", cwd=tmp_path, env=env)
         assert refused.returncode != 0 and "cannot be resumed" in refused.stderr, (flags, refused.stderr)
     assert log.read_text().split() == ["first", "slow-started"]
 

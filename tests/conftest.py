@@ -1,0 +1,37 @@
+"""Fixtures shared by the test files. Helpers that are not fixtures are in support.py."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from support import ROOT, cli_env
+
+
+@pytest.fixture
+def at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from the checkout: procedures are found by relative paths, as shown on screen.
+    Files whose every test needs it say ``pytestmark = pytest.mark.usefixtures("at_root")``."""
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """For the CLI in a subprocess: journals and configuration under ``tmp_path``."""
+    return cli_env(tmp_path)
+
+
+@pytest.fixture
+def fixed_world(at_root: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For snapshots: run from the checkout, in UTC."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Path:
+    """A journal folder holding the TUI tests' two recorded runs (tests/data/tui/journal)."""
+    shutil.copytree(ROOT / "tests/data/tui/journal", tmp_path, dirs_exist_ok=True)
+    return tmp_path
