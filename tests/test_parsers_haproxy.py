@@ -342,3 +342,16 @@ def test_check_older_message_format():
 def test_check_without_verdict_is_a_parse_error(text):
     with pytest.raises(ParseError, match="Configuration file is valid"):
         check(text)
+
+
+def test_a_required_field_written_as_dash_is_a_parse_error() -> None:
+    from runbook_tui.errors import RunbookError
+    from runbook_tui.parsers import get_parser
+
+    line = "3 bk_smtp 1 mail1 127.0.0.1 2 - 1 1 8 15 3 3 6 0 0 0 - 21025 - 0 0 - - 0"  # admin_state "-"
+    text = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight " \
+           "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state " \
+           "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl " \
+           "srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n" + line + "\n"
+    with pytest.raises(RunbookError, match="srv_admin_state is empty"):
+        get_parser("haproxy.servers_state")(text)

@@ -48,6 +48,8 @@ def _key(name: str) -> str:
 
 def _value(name: str, raw: str, number: int) -> Any:
     if raw == "-":
+        if name in REQUIRED:  # HAProxy writes "-" only for fields a server may lack
+            raise ParseError(f"Line {number} of `show servers state`: field {name} is empty ('-').", line=number)
         return None
     if name in TEXT_FIELDS:
         return raw
