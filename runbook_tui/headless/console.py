@@ -3,7 +3,7 @@ and gates answered at the terminal prompt.
 
 Output, values and messages can carry terminal control sequences (a remote ``ESC ] 0 ;`` title,
 an ``ESC [ 2J`` clear): every text from an event or a gate is written through ``printable``, so
-the terminal shows them and obeys none. The JSON stream is escaped by ``json.dumps`` (and DEL here).
+the terminal shows them and obeys none. The JSON stream is escaped by ``json.dumps`` (ASCII output: DEL and beyond as ``\\u`` escapes).
 """
 
 from __future__ import annotations
@@ -185,9 +185,7 @@ class JsonReporter:
         self.out = out or sys.stdout
 
     def __call__(self, event: ev.Event) -> None:
-        line = json.dumps(event.to_dict(), default=str)  # ASCII: every other control is \u-escaped
-        if "\x7f" in line:
-            line = line.replace("\x7f", "\\u007f")
+        line = json.dumps(event.to_dict(), default=str)  # ASCII: every control, DEL too, is \u-escaped
         write_or_drop(self.out, line + "\n")
 
 
