@@ -341,7 +341,8 @@ async def test_a_failed_undo_stops_the_walk_back(tmp_path: Path):
     undo = rec.of(ev.StepFinished)[-1]
     assert (undo.phase, undo.message, undo.exit_code) == ("undo", "undo failed: exit code 3", 3)
     assert report.outcome == "failed" and report.statuses == {"one": "ok", "two": "ok", "three": "failed"}
-    assert report.message == "step three failed; undid 0 step(s); reverse by hand: two"
+    assert report.message == ("step three failed; undid 0 step(s); reverse by hand: two; "
+                              "not walked back (a failed undo stopped it): one")
 
 
 CALLER = """\

@@ -19,10 +19,11 @@ class Undo:
 
     async def _undo(self: Engine) -> str:
         """Walk completed mutating steps in reverse, each ``undo`` behind its own gate."""
-        undone, manual = 0, []
+        undone, manual, left = 0, [], []
         step: Step  # reversed() of a list holding Any-valued dicts types as Any
         result: dict[str, Any]
-        for step, result in reversed(self._done_mutations):
+        walk = list(reversed(self._done_mutations))
+        for position, (step, result) in enumerate(walk):
             started = time.monotonic()
             if step.undo is None:
                 manual.append(step.id)
@@ -56,8 +57,11 @@ class Undo:
                 self._finish_step(step, step.id, "failed", f"undo failed: {res.message}", rendered=rendered,
                                   result=res, started=started, phase="undo")
                 manual.append(step.id)
+                left = [s.id for s, _ in walk[position + 1:]]
                 break  # a failed undo leaves state the operator must look at first
         text = f"undid {undone} step(s)"
         if manual:
             text += f"; reverse by hand: {', '.join(manual)}"
+        if left:  # changes still in place that the walk back never reached
+            text += f"; not walked back (a failed undo stopped it): {', '.join(left)}"
         return text
