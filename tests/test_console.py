@@ -314,7 +314,7 @@ async def test_a_plain_confirm_answered_y_goes_ahead(terminal: Terminal, tmp_pat
     screen = terminal.screen.splitlines()
     plan = screen.index("Go ahead? [y/N] y")  # what was typed, echoed by the terminal
     assert screen[1].startswith("── Plan: what this run will change ───")
-    assert screen[2].startswith("**Test** will now change things (live).")
+    assert screen[2].startswith("Test will now change things (live).")
     assert screen[3:plan] == [f"   write on local machine: touch {marker}"]
     assert screen[plan + 2].startswith("── Write the marker ───")
     assert screen[plan + 3:] == ["Write the marker now?", f"   touch {marker}", "Go ahead? [y/N] y"]
@@ -390,7 +390,7 @@ async def test_a_failure_gate_undo_asks_before_each_undo(terminal: Terminal, tmp
     screen = terminal.screen.splitlines()
     undo = screen.index(FAILED + "u") + 2
     assert screen[undo].startswith("── Undo write ───")
-    assert screen[undo + 1:] == ["Undo **write**: reverse this step", f"   echo unwrite >> {log}", GO + "y"]
+    assert screen[undo + 1:] == ["Undo write: reverse this step", f"   echo unwrite >> {log}", GO + "y"]
 
 
 @pytest.mark.parametrize("keys", ["a", "", "x"], ids=["a", "enter", "anything-else"])

@@ -139,7 +139,7 @@ class Gating:
             details.append(f"{step.id} on {where}: {summary}")
         answer = await self.ask(
             "plan",
-            f"**{self.procedure.title}** will now change things ({self.options.mode}). "
+            f"{self.procedure.title} will now change things ({self.options.mode}). "
             "These steps mutate, in order; each one with its own confirmation asks again.",
             step=first, step_id=first.id, title="Plan: what this run will change", details=details,
         )

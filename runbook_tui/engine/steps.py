@@ -122,7 +122,7 @@ class StepExecution:
                     return self._finish_step(step, sid, "blocked", message, started=started)
                 answer = await self.ask(
                     "override",
-                    f"**Blocked:** {message}\n\nOverride only if you know why the guard is wrong here; "
+                    f"Blocked: {message}\n\nOverride only if you know why the guard is wrong here; "
                     "your reason is recorded.",
                     step=step, step_id=sid, title=f"{step.label}: precondition failed", needs_reason=True,
                 )
@@ -137,7 +137,7 @@ class StepExecution:
         if resumed and not dry:
             answer = await self.ask(
                 "resume",
-                f"Step **{step.label}** was running when the run stopped. It may have half-applied. "
+                f"Step {step.label} was running when the run stopped. It may have half-applied. "
                 "Run it again?",
                 step=step, step_id=sid, title="Resume an interrupted step",
             )

@@ -39,7 +39,7 @@ class Undo:
             except (TemplateProblem, RunbookError) as exc:
                 summary = f"(cannot render: {exc})"
             answer = await self.ask(
-                "undo", f"Undo **{step.label}**: {body.title or 'reverse this step'}",
+                "undo", f"Undo {step.label}: {body.title or 'reverse this step'}",
                 step=step, step_id=step.id, title=f"Undo {step.id}",
                 details=[f"on {body.target_name}: {summary}" if body.target_name else summary],
             )

@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, Static
+from textual.widgets import Button, Input, Label, Static
 
 from runbook_tui.engine.gates import GateAnswer, GateRequest
 from runbook_tui.textsafe import printable
+from runbook_tui.tui.widgets.gate_text import gate_text
 
 
 class FailureScreen(ModalScreen[GateAnswer]):
@@ -34,9 +35,9 @@ class FailureScreen(ModalScreen[GateAnswer]):
         r = self.request
         with Vertical(id="gate-dialog", classes="-failure"):
             yield Static("A step failed", id="gate-kind")
-            yield Label(printable(f"step {r.step_id}" if r.step_id else r.title), id="gate-title")
+            yield Label(printable(f"step {r.step_id}" if r.step_id else r.title), id="gate-title", markup=False)
             with VerticalScroll(id="gate-body"):
-                yield Markdown(printable(r.text), id="gate-text")
+                yield gate_text(r)
                 if r.details:
                     yield Static(printable("\n".join(r.details)), id="gate-details", markup=False)
             yield Label("Reason for skipping (recorded):", classes="gate-label", id="skip-label")

@@ -12,11 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from runbook_tui.engine.gates import GateAnswer, GateRequest
 from runbook_tui.textsafe import printable
+from runbook_tui.tui.widgets.gate_text import gate_text
 
 HEADINGS = {
     "plan": "Plan: approve what this run will change",
@@ -56,15 +57,16 @@ class GateScreen(ModalScreen[GateAnswer]):
         r = self.request
         with Vertical(id="gate-dialog", classes=f"-{r.kind}"):
             yield Static(HEADINGS.get(r.kind, r.kind.title()), id="gate-kind")
-            yield Label(printable(r.title + (f"  ·  step {r.step_id}" if r.step_id else "")), id="gate-title")
+            yield Label(printable(r.title + (f"  ·  step {r.step_id}" if r.step_id else "")), id="gate-title",
+                        markup=False)
             with VerticalScroll(id="gate-body"):
-                yield Markdown(printable(r.text), id="gate-text")
+                yield gate_text(r)
                 if r.details:
                     label = "Will change:" if r.kind == "plan" else "Exactly what will run:"
                     yield Label(label, classes="gate-label")
                     yield Static(printable("\n".join(r.details)), id="gate-details", markup=False)
                 if r.target:
-                    yield Label(printable(f"Target: {r.target}"), classes="gate-label")
+                    yield Label(printable(f"Target: {r.target}"), classes="gate-label", markup=False)
             if r.kind == "choose":
                 options = [Option(printable(str(c)), id=str(c)) for c in r.choices]
                 yield OptionList(*options, id="gate-choices")
