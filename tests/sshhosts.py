@@ -146,7 +146,7 @@ async def _wait_for_signal(process: asyncssh.SSHServerProcess, seconds: float) -
             data = await asyncio.wait_for(process.stdin.read(4096), _POLL)
         except asyncssh.SignalReceived as exc:
             return exc.signal
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
         if not data and process.stdin.at_eof():
             await asyncio.sleep(_POLL)  # signals still queue after EOF; look again shortly

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runbook_tui.lab import Lab
 from test_cli_flags import cli
+
+from runbook_tui.lab import Lab
 
 PROC = """\
 id: two-changes

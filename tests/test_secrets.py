@@ -118,7 +118,7 @@ async def test_the_tui_never_shows_a_secret(tmp_path: Path, env, monkeypatch) ->
         form.action_start()
         run_screen = await screen_is(pilot, "RunScreen")
         for kind in ("plan", "confirm"):
-            gate = await gate_of(pilot, kind)
+            await gate_of(pilot, kind)
             assert "s3cr3t" not in app.export_screenshot(), f"the {kind} gate shows the secret"
             await pilot.press("y")
         await run_finished(pilot)

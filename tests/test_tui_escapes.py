@@ -60,7 +60,7 @@ async def test_controls_are_drawn_as_text(tmp_path: Path):
         await home_ready(pilot)
         run = await start(pilot, "noisy", typed={"v": HOSTILE_VALUE})
         for kind in ("plan", "confirm"):
-            gate = await gate_of(pilot, kind)
+            await gate_of(pilot, kind)
             await pilot.pause()
             screen = drawn(app)
             assert not raw_controls(screen), (kind, raw_controls(screen))

@@ -89,7 +89,7 @@ class TestRun:
 
         async def run_before(pilot):
             await home_ready(pilot)
-            run = await start(pilot, "flood", typed={"lines": "300"})
+            await start(pilot, "flood", typed={"lines": "300"})
             await run_finished(pilot)
             await pilot.press("slash", *"150", "enter")
             await settle(pilot)

@@ -113,7 +113,7 @@ class TestFailure:
             for _ in range(2):
                 gate = await gate_of(pilot, "undo")
                 await pilot.press("y")
-                await wait_for(pilot, lambda: pilot.app.screen is not gate, what="the next undo")
+                await wait_for(pilot, lambda: pilot.app.screen is not gate, what="the next undo")  # noqa: B023
             await run_finished(pilot)
             await settle(pilot)
 
