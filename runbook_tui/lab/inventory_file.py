@@ -32,6 +32,16 @@ Variables
   ``alias_delete_script``: local paths of the pfSense PHP scripts in that repo.
 - ``alias_name``: the pfSense host alias that pointed at ``metallb_ip``.
 - ``backup_dir``: the folder of ``config-YYYYMMDD.xml`` copies on ``backup-host``.
+
+Optional, read with a fallback (the lab names none of them):
+- ``terraform_stack``: the local Terraform stack holding the mailserver Service (the infra
+  repo's ``stacks/mailserver``). Named, it makes Terraform the default way rollback and
+  decommission-metallb change the Service (the runbook's way); unnamed, an API patch is.
+- ``uptime_kuma_url``, ``roundcube_url``, ``smoke_test_address``: shown in the manual checks.
+
+The alias scripts are the default in rollback and decommission-metallb only because the
+inventory names both and both exist on the operator's machine; the runbook itself re-adds the
+alias in the WebUI.
 """
 
 from __future__ import annotations
