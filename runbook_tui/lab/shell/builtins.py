@@ -18,6 +18,7 @@ from runbook_tui.lab.shell.text import (
     b_head,
     b_sort,
     b_tail,
+    b_tr,
     b_uniq,
     b_wc,
 )
@@ -262,5 +263,5 @@ BUILTINS: dict[str, Handler] = {
     "true": b_true, "false": b_false, "ls": b_ls, "cp": b_cp, "mv": b_mv, "rm": b_rm,
     "mkdir": b_mkdir, "touch": b_touch, "test": b_test, "[": b_test, "head": b_head,
     "tail": b_tail, "wc": b_wc, "sort": b_sort, "uniq": b_uniq, "cut": b_cut, "awk": b_awk,
-    "whoami": b_whoami, "date": b_date, "pwd": b_pwd,
+    "whoami": b_whoami, "date": b_date, "pwd": b_pwd, "tr": b_tr,
 }

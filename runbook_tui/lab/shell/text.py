@@ -239,3 +239,53 @@ def b_awk(sh: Shell, args: list[str], stdin: str) -> Result:
             parts.append(cur)
             out.append(" ".join(parts))
     return Result("".join(ln + "\n" for ln in out), err, 2 if err else 0)
+
+
+_TR_CLASSES = {
+    "[:digit:]": "0123456789", "[:lower:]": "abcdefghijklmnopqrstuvwxyz",
+    "[:upper:]": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "[:space:]": " \t\n\r\f\v", "[:blank:]": " \t",
+}
+_TR_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def _tr_set(spec: str) -> str:
+    """A tr set: ranges (``a-z``), classes (``[:upper:]``) and escapes (``\\n``) spelled out."""
+    for k, v in _TR_CLASSES.items():
+        spec = spec.replace(k, v)
+    chars: list[str] = []
+    i = 0
+    while i < len(spec):
+        c = spec[i]
+        if c == "\\" and i + 1 < len(spec):
+            c = _TR_ESCAPES.get(spec[i + 1], spec[i + 1])
+            i += 1
+        if i + 2 < len(spec) and spec[i + 1] == "-":
+            chars += [chr(x) for x in range(ord(c), ord(spec[i + 2]) + 1)]
+            i += 3
+            continue
+        chars.append(c)
+        i += 1
+    return "".join(chars)
+
+
+def b_tr(sh: Shell, args: list[str], stdin: str) -> Result:
+    """``tr [-ds] set1 [set2]`` on stdin."""
+    flags, sets = split_flags(args[1:])
+    if not sets or len(sets) > 2 or ("d" not in flags and "s" not in flags and len(sets) != 2):
+        return Result(stderr="tr: missing operand\n", code=1)
+    first = _tr_set(sets[0])
+    if "d" in flags:
+        text = "".join(c for c in stdin if c not in first)
+        squeeze = _tr_set(sets[1]) if len(sets) > 1 else ""
+    else:
+        second = _tr_set(sets[1]) if len(sets) > 1 else ""
+        if second:
+            second += second[-1] * max(0, len(first) - len(second))
+            table = {ord(a): b for a, b in zip(first, second)}
+            text = stdin.translate(table)
+        else:
+            text = stdin
+        squeeze = second or first if "s" in flags else ""
+    if squeeze:
+        text = re.sub("([" + re.escape(squeeze) + "])\\1+", r"\1", text)
+    return Result(text)
