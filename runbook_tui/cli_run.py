@@ -8,9 +8,15 @@ import os
 import signal
 import sys
 
-from runbook_tui.errors import ProcedureError, RunbookError
+from runbook_tui.errors import ProcedureError, RunbookError, TransportError
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ABORTED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ABORTED, EXIT_COULD_NOT_RUN = 0, 1, 2, 3, 4
+EXIT_HELP = """exit codes:
+  0  succeeded
+  1  a check or a step failed
+  2  invalid procedure, inventory, input or command line
+  3  refused (a gate answered no, another run holds the targets) or aborted
+  4  could not be carried out: a target unreachable or refusing us, the journal unwritable"""
 
 
 def configure_tui(p: argparse.ArgumentParser) -> None:
@@ -28,12 +34,14 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def configure_run(p: argparse.ArgumentParser) -> None:
+    p.epilog, p.formatter_class = EXIT_HELP, argparse.RawDescriptionHelpFormatter
     p.add_argument("proc", metavar="PROC", help="procedure id or path to a YAML file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an input value")
     _add_answers(p)
 
 
 def configure_resume(p: argparse.ArgumentParser) -> None:
+    p.epilog, p.formatter_class = EXIT_HELP, argparse.RawDescriptionHelpFormatter
     p.add_argument("run_id", metavar="RUN_ID", help="the run to continue (see `runbook-tui runs`)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="an input value (a secret input is not journaled: give it again here)")
@@ -132,6 +140,8 @@ def _fail(exc: RunbookError) -> int:
 
     if isinstance(exc, LockHeld):
         return EXIT_ABORTED
+    if isinstance(exc, TransportError):
+        return EXIT_COULD_NOT_RUN
     return EXIT_INVALID if isinstance(exc, (ProcedureError, InputError)) else EXIT_FAILED
 
 

@@ -22,7 +22,7 @@ async def test_every_procedure_fails_its_dry_run_under_a_changed_host_key(tmp_pa
         for proc in PROCEDURES:
             code, out, err = await cli(tmp_path, "run", proc, "--dry-run", "--inventory", str(lab.inventory_path),
                                        "--yes", *INPUTS.get(proc, []))
-            assert code == 1, f"{proc}: exit {code}\n{out}{err}"
+            assert code == 4, f"{proc}: exit {code}\n{out}{err}"  # could not be carried out
             assert "has CHANGED" in out and "SUCCEEDED" not in out, proc
             assert "Traceback" not in err, proc
 
@@ -31,6 +31,6 @@ async def test_every_procedure_fails_its_dry_run_under_a_changed_host_key(tmp_pa
 async def test_a_forbidden_api_fails_the_dry_run(tmp_path: Path, resource: str, proc: str) -> None:
     async with Lab(tmp_path / "lab", faults=[f"api-forbidden={resource}"]) as lab:
         code, out, err = await cli(tmp_path, "run", proc, "--dry-run", "--inventory", str(lab.inventory_path), "--yes")
-    assert code == 1, out + err
+    assert code == 4, out + err
     assert "403" in out or "forbidden" in out.lower(), out
     assert "SUCCEEDED" not in out

@@ -55,7 +55,7 @@ steps:
 def test_no_room_for_the_journal_refuses_before_the_first_change(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "disk", "1m") as disk:
         done = run(tmp_path, disk / "state", CHANGES.format(tmp=tmp_path, disk=tmp_path))
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr  # could not be carried out
     assert "MiB free; a run that changes things needs 20 MiB to keep its record" in done.stdout
     assert "Stopped before step a; no change was made." in done.stdout
     assert "Traceback" not in done.stderr and not (tmp_path / "a").exists()
@@ -65,7 +65,7 @@ def test_a_disk_that_fills_mid_run_stops_before_the_next_change(tmp_path: Path) 
     with tmpfs(tmp_path / "disk", "24m") as disk:
         done = run(tmp_path, disk / "state", CHANGES.format(tmp=tmp_path, disk=disk))
         journal = next((disk / "state" / "runs").glob("*.jsonl")).read_text()
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr  # could not be carried out
     assert "No space left on device" in done.stdout
     assert "Stopped before step c; the last change made was step a." in done.stdout
     assert "Traceback" not in done.stderr
@@ -76,7 +76,7 @@ def test_a_disk_that_fills_mid_run_stops_before_the_next_change(tmp_path: Path) 
 def test_an_unusable_state_folder_is_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
     done = run(tmp_path, tmp_path / "a-file" / "state", CHANGES.format(tmp=tmp_path, disk=tmp_path))
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr  # could not be carried out
     assert "cannot write the journal" in done.stdout and "Not a directory" in done.stdout
     assert "Stopped before step a; no change was made." in done.stdout
     assert "Traceback" not in done.stderr and not (tmp_path / "a").exists()
@@ -86,7 +86,7 @@ def test_a_read_only_state_folder_is_one_sentence(tmp_path: Path) -> None:
     state = tmp_path / "ro"
     with tmpfs(state, "1m", "ro"):
         done = run(tmp_path, state / "state", CHANGES.format(tmp=tmp_path, disk=tmp_path))
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr  # could not be carried out
     assert "Read-only file system" in done.stdout and "no change was made" in done.stdout
     assert "Traceback" not in done.stderr and not (tmp_path / "a").exists()
 

@@ -51,6 +51,7 @@ class ActionResult:
             "lines": self.stdout.splitlines(),
             "data": self.data,
             "message": self.message,
+            "unreachable": self.unreachable,
         }
 
 

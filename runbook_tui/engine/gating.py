@@ -100,6 +100,7 @@ class Gating:
                 except RunbookError as exc:
                     failure = str(exc)
         if failure is not None:
+            self.root._record_failure = failure  # no change from here on, cleanup included
             raise Stop("failed", f"{failure} Stopped before {before}; {self._changes_so_far()}")
 
     async def _take_change_lock(self: Engine) -> None:

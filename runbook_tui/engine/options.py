@@ -30,7 +30,11 @@ def is_record(subscriber: Subscriber) -> TypeGuard[Record]:
     return hasattr(subscriber, "check_room")
 
 OK_STATUSES = frozenset({"ok", "skipped", "would-run", "unproven"})
+# What alerting reads: 0 all well; 1 a check or a step failed; 2 invalid input (the CLI's);
+# 3 refused or aborted; 4 the run could not be carried out (a target unreachable or refusing us,
+# the journal unwritable), which says nothing yet about the mail edge itself.
 EXIT_CODES = {"succeeded": 0, "failed": 1, "aborted": 3, "refused": 3}
+EXIT_COULD_NOT_RUN = 4
 
 
 @dataclass
@@ -75,9 +79,12 @@ class RunReport:
     outcome: ev.Outcome
     message: str = ""
     statuses: dict[str, str] = field(default_factory=dict)
+    could_not_run: bool = False  # it failed because a target or the journal could not be used
 
     @property
     def exit_code(self) -> int:
+        if self.outcome == "failed" and self.could_not_run:
+            return EXIT_COULD_NOT_RUN
         return EXIT_CODES[self.outcome]
 
 

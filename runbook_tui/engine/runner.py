@@ -180,7 +180,9 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
             counts[status] = counts.get(status, 0) + 1
         if self.parent is None:
             self.emit(ev.RunFinished(outcome=outcome, message=message, counts=counts))
-        self.report = RunReport(self.run_id, outcome, message, dict(self.statuses))
+        could_not_run = self._record_failure is not None or any(
+            self.results.get(sid, {}).get("unreachable") for sid, status in self.statuses.items() if status == "failed")
+        self.report = RunReport(self.run_id, outcome, message, dict(self.statuses), could_not_run=could_not_run)
         return self.report
 
     def _describe_targets(self) -> dict[str, str]:

@@ -217,7 +217,9 @@ class StepExecution:
                                  action=step.action, target=step.target_name, rendered=rendered,
                                  mutating=step.is_mutating))
         if unreachable:
-            return self._finish_step(step, sid, "failed", "\n".join(unreachable), rendered=rendered, started=started)
+            why = "\n".join(unreachable)
+            return self._finish_step(step, sid, "failed", why, rendered=rendered, started=started,
+                                     result=ActionResult(ok=False, message=why, unreachable=True))
         self._speculative.add(sid)
         return self._finish_step(step, sid, "would-run", "\n\n".join(details), rendered=rendered, started=started)
 
