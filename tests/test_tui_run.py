@@ -69,7 +69,7 @@ async def test_resume_an_interrupted_run(tmp_path: Path):
         await wait_for(pilot, lambda: app.screen.request.kind == "confirm", what="confirm")
         await pilot.press("y")
         await wait_for(pilot, lambda: app.screen.request.kind == "typed", what="typed")
-        await run.action_cancel()  # the operator walks away at the typed gate
+        run.action_cancel()  # the operator walks away at the typed gate
         await run_finished(pilot)
         assert run.state.outcome == "aborted"
         await screen_is(pilot, "RunScreen")
@@ -109,6 +109,8 @@ async def test_quit_stops_the_running_command(tmp_path: Path):
         pid = int(pidfile.read_text())
         os.kill(pid, 0)  # running
         await pilot.press("q")
+        await screen_is(pilot, "QuitScreen")  # a step is running: asked first
+        await pilot.press("c")  # cancel it and quit
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
     with pytest.raises(ProcessLookupError):
         for _ in range(50):

@@ -23,15 +23,18 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
 async def _pump(stream: asyncio.StreamReader, name: str, buf: TailBuffer, ctx: ActionContext) -> None:
     """Lines as they come; read in chunks so a single endless line cannot overflow the reader."""
     pending = b""
+    count = 0
     while chunk := await stream.read(1 << 16):
         pending += chunk
         *lines, pending = pending.split(b"\n")
-        for i, line in enumerate(lines, 1):
+        for line in lines:
             text = line.decode("utf-8", "replace")
             buf.append(text)
             ctx.output(name, text)
-            if i % 256 == 0:
+            count += 1
+            if count % 256 == 0:
                 await asyncio.sleep(0)  # let the UI take a key press mid-flood
+        await asyncio.sleep(0)  # a read from a full buffer does not give way by itself
         if len(pending) > 1 << 20:  # a megabyte with no newline: hand it on as a line
             text = pending.decode("utf-8", "replace")
             buf.append(text)
@@ -41,6 +44,30 @@ async def _pump(stream: asyncio.StreamReader, name: str, buf: TailBuffer, ctx: A
         text = pending.decode("utf-8", "replace")
         buf.append(text)
         ctx.output(name, text)
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    while await stream.read(1 << 16):
+        pass
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    """Stop the command's process group: TERM, then KILL after a second. What its pipes still
+    hold is read and dropped: asyncio's ``wait()`` returns only once both pipes are closed, and a
+    pipe left full (a flood cut short) would never close."""
+    assert proc.stdout is not None and proc.stderr is not None  # both are pipes
+    drain = asyncio.gather(_discard(proc.stdout), _discard(proc.stderr), proc.wait())
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            await asyncio.wait_for(asyncio.shield(drain), 1.0)
+            return
+        except TimeoutError:
+            continue
+    drain.cancel()  # something outside the group holds a pipe open: give up on it
 
 
 async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
@@ -63,12 +90,7 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
         )
         code = await proc.wait()
     except BaseException:
-        if proc.returncode is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            await proc.wait()
+        await _stop(proc)
         raise
     return ActionResult(
         exit_code=code,

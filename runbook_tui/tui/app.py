@@ -66,7 +66,9 @@ class RunbookApp(App[int]):
         self.workspace: Any = None
         self.workspace_error: str | None = None
         self.set_reactive(RunbookApp.mode, Mode(dry_run=dry_run or offline, offline=offline, lab=lab))
-        self._quitting = False
+        self._quitting = False  # waiting for the runs to stop, then exiting
+        self._exiting = False
+        self._quit_question: Any = None  # the "a step is running" modal, while it is open
         self.router = Router(self)
 
     # ------------------------------------------------------------- lifecycle
@@ -113,8 +115,18 @@ class RunbookApp(App[int]):
     def run_in_progress(self) -> bool:
         return any(w.group == "run" and not w.is_finished for w in self.workers)
 
+    def running_steps(self) -> list[Any]:
+        """The steps running now, in every run screen on the stack (their ``StepView``)."""
+        steps: list[Any] = []
+        for screen in self.screen_stack:
+            state = getattr(screen, "state", None)
+            if state is not None and getattr(screen, "running", False):
+                steps.extend(state.step(sid) for sid in state.running)
+        return steps
+
     async def stop_runs(self) -> None:
-        """Cancel the engine and wait for it: running commands are stopped and journaled."""
+        """Cancel the engine and wait for it: running commands are stopped and journaled.
+        Not for a key's handler: a cleanup step's gate would wait on the loop this one holds."""
         runs = [w for w in self.workers if w.group == "run" and not w.is_finished]
         for worker in runs:
             worker.cancel()
@@ -125,12 +137,59 @@ class RunbookApp(App[int]):
                 pass
 
     async def action_quit(self) -> None:
-        if self._quitting:
+        """q or ctrl+c. While a step runs, ask first (stay, wait for it, or cancel it); then stop
+        the run without holding the event loop, so its cleanup's gates can still be answered."""
+        if self._quit_question is not None:
+            return  # being asked already
+        steps = self.running_steps()
+        if steps:
+            self._quit_question = self.router.quit_screen(steps)
+            self.push_screen(self._quit_question, callback=self._quit_answered)
             return
-        self._quitting = True
-        if self.run_in_progress:
-            self.notify("Cancelling the running step before quitting…", timeout=3)
-        await self.stop_runs()
+        if not self.run_in_progress:
+            await self._close_and_exit()
+            return
+        self.quit_when_stopped(cancel=True)
+
+    def _quit_answered(self, choice: str | None) -> None:
+        self._quit_question = None
+        if choice == "cancel":
+            self.quit_when_stopped(cancel=True)
+        elif choice == "wait":
+            for screen in self.screen_stack:
+                if hasattr(screen, "stop_after_running_steps"):
+                    screen.stop_after_running_steps()
+            self.notify("Quitting once the running step finishes (q again to cancel it).", timeout=5)
+            self.quit_when_stopped(cancel=False)
+
+    def quit_when_stopped(self, *, cancel: bool) -> None:
+        """Quit once no run is left; with ``cancel``, cancel the runs first."""
+        if cancel:
+            if self.run_in_progress:
+                self.notify("Cancelling the running step before quitting…", timeout=3)
+            for worker in self.workers:
+                if worker.group == "run" and not worker.is_finished:
+                    worker.cancel()
+        if not self._quitting:
+            self._quitting = True
+            self.run_worker(self._exit_when_stopped(), group="quit", exit_on_error=False)
+
+    async def _exit_when_stopped(self) -> None:
+        while True:
+            runs = [w for w in self.workers if w.group == "run" and not w.is_finished]
+            if not runs:
+                break
+            for worker in runs:
+                try:
+                    await worker.wait()
+                except Exception:
+                    pass
+        await self._close_and_exit()
+
+    async def _close_and_exit(self) -> None:
+        if self._exiting:
+            return
+        self._exiting = True
         if self.workspace is not None:
             await self.workspace.close()
         self.exit(0)

@@ -20,13 +20,17 @@ class TuiGates:
     which screen answers which kind).
     """
 
-    def __init__(self, app: App, screen_for: Callable[[GateRequest], Screen[GateAnswer]]) -> None:
+    def __init__(self, app: App, screen_for: Callable[[GateRequest], Screen[GateAnswer]], *,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
         self.app = app
         self.screen_for = screen_for
+        self.stopping = stopping  # the operator is quitting: a failure is not asked about, it aborts
         self.asked: list[GateRequest] = []
 
     async def ask(self, request: GateRequest) -> GateAnswer:
         self.asked.append(request)
+        if request.kind == "failure" and self.stopping():
+            return GateAnswer(True, choice="abort", reason="the operator is quitting")
         future: asyncio.Future[GateAnswer] = asyncio.get_running_loop().create_future()
 
         def answered(answer: GateAnswer | None) -> None:

@@ -75,3 +75,9 @@ class Router:
         from runbook_tui.tui.screens.gate import GateScreen
 
         return GateScreen(request)
+
+    def quit_screen(self, steps: list[Any]) -> Screen[str]:
+        """Asked before quitting while STEPS (``StepView``s) run: "stay", "wait" or "cancel"."""
+        from runbook_tui.tui.screens.quit import QuitScreen
+
+        return QuitScreen(steps)

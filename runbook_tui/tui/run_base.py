@@ -8,6 +8,7 @@ asks of the engine it says in ``engine_options``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from textual import on
@@ -30,6 +31,7 @@ from runbook_tui.tui.widgets.step_list import StepList
 if TYPE_CHECKING:
     from textual import getters
 
+    from runbook_tui.language.model import Step
     from runbook_tui.tui.host import Host
 
 FPS = 20
@@ -68,6 +70,7 @@ class RunScreenBase(Screen):
         self._shown_step: str | None = None
         self._why = {s.id: s.why for s in procedure.steps}
         self.error: str | None = None
+        self.stopping = False  # the operator is quitting once the running steps finish
 
     def _header(self) -> str:
         run = f"  [dim]run {self.state.run_id}[/]" if self.state.run_id else ""
@@ -96,13 +99,34 @@ class RunScreenBase(Screen):
 
         ws = self.app.workspace
         run_ids = getattr(self.app, "run_ids", None)
+        options = self.engine_options()
+        options["before_step"] = self._before_step(options.get("before_step"))
+        gates = TuiGates(self.app, self.app.router.gate_screen, stopping=lambda: self.stopping)
         return ws.engine(
-            self.procedure, inputs=self.inputs, gates=TuiGates(self.app, self.app.router.gate_screen),
+            self.procedure, inputs=self.inputs, gates=gates,
             subscribers=[RunFeed(self.state, self.on_engine_event)],
             dry_run=self.mode.dry_run, offline=self.mode.offline, resume=self.resume,
             run_id=run_ids(self.procedure.id) if run_ids is not None else None,
-            **self.engine_options(),
+            **options,
         )
+
+    def _before_step(self, then: Callable[[Step], Awaitable[None]] | None) -> Callable[[Step], Awaitable[None]]:
+        """The engine's hook before each step: once the operator chose to quit after the running
+        steps, no other step starts (cleanup, ``always``, still does); else the screen's own hook."""
+        from runbook_tui.engine.options import Stop
+
+        async def before_step(step: Step) -> None:
+            if self.stopping and not step.always:
+                raise Stop("aborted", "stopped by the operator, who quit after the running step")
+            if then is not None:
+                await then(step)
+
+        return before_step
+
+    def stop_after_running_steps(self) -> None:
+        """Let the steps running now finish, start no other (but cleanup), then end the run."""
+        if self.running:
+            self.stopping = True
 
     def engine_options(self) -> dict[str, Any]:
         """What a kind of run screen asks of the engine (the walkthrough: one step at a time)."""
@@ -138,6 +162,8 @@ class RunScreenBase(Screen):
     # --------------------------------------------------------------- redraw
     def flush(self) -> None:
         """Redraw what changed since the last frame (called at FPS)."""
+        if not self.is_attached or not self.query(StepList):
+            return  # the app is closing: nothing left to draw on
         rows, output, run = self.state.take_dirty()
         steps = self.query_one(StepList)
         if run:
@@ -235,17 +261,14 @@ class RunScreenBase(Screen):
     def action_previous_match(self) -> None:
         self.query_one(OutputView).action_previous_match()
 
-    async def action_cancel(self) -> None:
+    def action_cancel(self) -> None:
+        """Cancel the run and return at once: a key's handler must not wait on the engine (its
+        cleanup may ask a gate, answered on this same loop). The worker's end redraws."""
         if not self.running:
             return
         self.notify("Cancelling the running step…", timeout=3)
         for worker in self.run_workers:
             worker.cancel()
-            try:
-                await worker.wait()
-            except Exception:
-                pass
-        self.flush()
 
     def action_back(self) -> None:
         search = self.query_one("#search", Input)

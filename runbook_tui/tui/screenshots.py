@@ -208,6 +208,7 @@ async def shoot(name: str, scene: Scene, options: dict[str, Any], out: Path, jou
             await pilot.pause()
             app.save_screenshot(f"{name}.svg", str(out))
         finally:
+            await app.stop_runs()
             await app.action_quit()
 
 
