@@ -1,7 +1,8 @@
 """A step failed: retry it, skip it (with a reason), undo what this run changed, or abort.
 
-Abort is the default (focused; escape answers it). Undo walks the completed steps in reverse,
-and the engine gates each one on its own.
+Abort is focused, and asks before it aborts. Escape closes the innermost thing open (the abort
+question, else the reason box) and never aborts. Undo walks the completed steps in reverse, and the
+engine gates each one on its own.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class FailureScreen(ModalScreen[GateAnswer]):
         Binding("s", "choose('skip')", "Skip…"),
         Binding("u", "choose('undo')", "Undo"),
         Binding("a", "choose('abort')", "Abort"),
-        Binding("escape", "choose('abort')", "Abort", priority=True),
+        Binding("escape", "close", "Close", priority=True),
     ]
 
     def __init__(self, request: GateRequest) -> None:
@@ -42,6 +43,10 @@ class FailureScreen(ModalScreen[GateAnswer]):
                     yield Static(printable("\n".join(r.details)), id="gate-details", markup=False)
             yield Label("Reason for skipping (recorded):", classes="gate-label", id="skip-label")
             yield Input(placeholder="why it is safe to go on without this step", id="gate-reason")
+            with Horizontal(id="abort-question"):
+                yield Label("Abort the run? Nothing more runs but cleanup.", classes="gate-label")
+                yield Button("Abort the run", id="abort-yes", variant="error")
+                yield Button("Back", id="abort-no", variant="primary")
             with Horizontal(id="gate-buttons"):
                 yield Button("Retry", id="retry")
                 yield Button("Skip…", id="skip")
@@ -51,12 +56,33 @@ class FailureScreen(ModalScreen[GateAnswer]):
     def on_mount(self) -> None:
         self.query_one("#skip-label").display = False
         self.query_one("#gate-reason").display = False
+        self.query_one("#abort-question").display = False
         self.query_one("#abort", Button).focus()
+
+    def action_close(self) -> None:
+        """Escape: close the innermost thing open; never an answer."""
+        question = self.query_one("#abort-question")
+        reason = self.query_one("#gate-reason", Input)
+        if question.display:
+            question.display = False
+            self.query_one("#abort", Button).focus()
+        elif reason.display:
+            reason.display = False
+            self.query_one("#skip-label").display = False
+            self.query_one("#skip", Button).focus()
+        else:
+            self.app.bell()
 
     def action_choose(self, choice: str) -> None:
         if choice not in self.request.choices:
             self.app.bell()
             return
+        if choice == "abort":
+            question = self.query_one("#abort-question")
+            if not question.display:  # aborting always asks
+                question.display = True
+                self.query_one("#abort-no", Button).focus()
+                return
         if choice == "skip":
             reason = self.query_one("#gate-reason", Input)
             if not reason.display or not reason.value.strip():
@@ -68,7 +94,17 @@ class FailureScreen(ModalScreen[GateAnswer]):
             return
         self.dismiss(GateAnswer(True, choice=choice))
 
-    @on(Button.Pressed)
+    @on(Button.Pressed, "#abort-yes")
+    def _abort(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(GateAnswer(True, choice="abort"))
+
+    @on(Button.Pressed, "#abort-no")
+    def _back(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_close()
+
+    @on(Button.Pressed, "#gate-buttons Button")
     def _pressed(self, event: Button.Pressed) -> None:
         self.action_choose(event.button.id or "abort")
 

@@ -1,7 +1,8 @@
 """The gate: a modal that shows exactly what will run, where, and what it affects, and waits.
 
-The default is No (focused; escape and n answer it). A typed gate's Yes stays disabled until the
-phrase matches exactly; an override's until a reason is given. Manual steps show their
+The default is No (focused; escape and n answer it). A typed gate starts in its phrase box, where
+y and n are letters, not answers; its Yes (and enter in the box) acts only once the phrase matches
+exactly. An override's Yes stays disabled until a reason is given. Manual steps show their
 instructions and wait for Done.
 """
 
@@ -72,7 +73,7 @@ class GateScreen(ModalScreen[GateAnswer]):
                 yield OptionList(*options, id="gate-choices")
             if self.needs_phrase:
                 yield Label(printable(f"Type  {r.phrase}  to go ahead:"), classes="gate-label", markup=False)
-                yield Input(placeholder=printable(r.phrase or ""), id="gate-phrase")
+                yield Input(placeholder="type the phrase above", id="gate-phrase")
             if self.needs_reason:
                 yield Label("Reason (recorded in the journal):", classes="gate-label")
                 yield Input(placeholder="why", id="gate-reason")
@@ -85,7 +86,11 @@ class GateScreen(ModalScreen[GateAnswer]):
         if self.request.kind == "choose" and self.request.default in self.request.choices:
             for chooser in self.query("#gate-choices").results(OptionList):
                 chooser.highlighted = list(self.request.choices).index(self.request.default)
-        for no in self.query("#no"):  # (absent if answered before it mounted)
+        if self.needs_phrase:
+            for phrase in self.query("#gate-phrase"):  # (absent if answered before it mounted)
+                phrase.focus()  # typing the phrase is the way on; a key typed here is never an answer
+            return
+        for no in self.query("#no"):
             no.focus()  # the default is No
 
     # ---------------------------------------------------------------- answers
@@ -104,6 +109,8 @@ class GateScreen(ModalScreen[GateAnswer]):
     def _submitted(self) -> None:
         if self._allowed():
             self.action_approve()
+        else:
+            self.app.bell()  # not yet: enter submits only a matching phrase
 
     def action_approve(self) -> None:
         if not self._allowed():
