@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runbook_tui.lab import Lab
 from test_cli_flags import cli
+
+from runbook_tui.lab import Lab
 
 
 async def test_each_kind_of_ending_has_its_code(tmp_path: Path) -> None:
