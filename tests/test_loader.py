@@ -300,7 +300,9 @@ def test_find_inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_default_procedures_dir_is_the_shipped_folder() -> None:
-    assert default_procedures_dir() == Path(__file__).resolve().parent.parent / "procedures"
+    shipped = Path(__file__).resolve().parent.parent / "runbook_tui" / "procedures"
+    assert default_procedures_dir() == shipped
+    assert (shipped.parent.parent / "procedures").resolve() == shipped  # the repository's link to it
 
 
 def test_catalog_finds_procedures_by_id_and_by_path(site) -> None:

@@ -229,8 +229,13 @@ def _attach_locations(procedure: Procedure, data: dict[str, Any], source: Source
 # ---------------------------------------------------------------- inventory
 
 def default_procedures_dir() -> Path:
-    """The procedures shipped with the project: the top-level ``procedures/`` folder."""
-    return Path(__file__).resolve().parents[2] / "procedures"
+    """The procedures shipped with the project: ``runbook_tui/procedures`` (the repository's
+    top-level ``procedures`` is a link to it)."""
+    # Package data, so a wheel or a pipx install has them too; read as files (setuptools
+    # installs packages unzipped), which Catalog and the loader's positions need.
+    from importlib.resources import files
+
+    return Path(str(files("runbook_tui") / "procedures"))
 
 
 # ---------------------------------------------------------------- catalog
