@@ -129,6 +129,15 @@ async def _run_engine(engine) -> int:
     return report.exit_code
 
 
+def _no_inventory(exc: ProcedureError) -> RunbookError:
+    from runbook_tui.language.inputs import InputError
+    from runbook_tui.language.inventory_loader import INVENTORY_FILE, user_inventory_path
+
+    return InputError(f"no inventory found in ./{INVENTORY_FILE} or {user_inventory_path()}: give --inventory "
+                      f"FILE (see inventory.example.yaml), or --lab to rehearse on the lab "
+                      f"({len(exc.problems)} problem(s) of the procedure come from that).")
+
+
 def _fail(exc: RunbookError) -> int:
     from runbook_tui.textsafe import printable
 
@@ -152,7 +161,14 @@ async def _run(args: argparse.Namespace) -> int:
     ws = await Workspace.open(inventory=args.inventory, procedures=args.procedures, lab=args.lab,
                               faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key)
     try:
-        procedure = ws.procedure(args.proc)
+        try:
+            procedure = ws.procedure(args.proc)
+        except ProcedureError as exc:
+            from runbook_tui.language.loader import ProcedureNotFound
+
+            if ws.inventory_path is None and not ws.is_lab and not isinstance(exc, ProcedureNotFound):
+                raise _no_inventory(exc) from None  # the problems would be every variable, one by one
+            raise
         given = parse_sets(args.set)
         missing = [n for n, s in procedure.inputs.items() if s.discover and n not in given]
         discovered = await ws.discover(procedure) if missing and not args.offline else {}

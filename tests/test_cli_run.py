@@ -165,3 +165,11 @@ def test_lab_flag_in_an_inventory_does_not_relax_gates_for_real_hosts(tmp_path, 
     assert done.returncode == 3 and "[LIVE]" in done.stdout and not (tmp_path / "changed").exists()
 
 
+
+
+def test_no_inventory_is_one_sentence_that_says_where_it_looked(tmp_path, env):
+    done = run(tmp_path, env, "validate", "--yes")
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"no inventory found in ./inventory.yaml or {tmp_path / 'config'}/runbook-tui/"
+                                  "inventory.yaml: give --inventory FILE")
+    assert "vars." not in done.stderr  # not every undefined variable, one by one

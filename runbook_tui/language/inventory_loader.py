@@ -222,7 +222,12 @@ def find_inventory(explicit: str | os.PathLike[str] | None) -> Path | None:
     local = Path.cwd() / INVENTORY_FILE
     if local.is_file():
         return Path(INVENTORY_FILE)
+    user = user_inventory_path()
+    return user if user.is_file() else None
+
+
+def user_inventory_path() -> Path:
+    """Where an operator's own inventory lives when none is in the current folder."""
     import platformdirs
 
-    user = platformdirs.user_config_path("runbook-tui") / INVENTORY_FILE
-    return user if user.is_file() else None
+    return platformdirs.user_config_path("runbook-tui") / INVENTORY_FILE
