@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -35,3 +36,12 @@ def journal(tmp_path: Path) -> Path:
     """A journal folder holding the TUI tests' two recorded runs (tests/data/tui/journal)."""
     shutil.copytree(ROOT / "tests/data/tui/journal", tmp_path, dirs_exist_ok=True)
     return tmp_path
+
+
+@pytest.fixture
+def need_scp() -> None:
+    """restore-backup copies the backup with OpenSSH's scp (Debian: openssh-client)."""
+    if shutil.which("scp") is None:
+        if os.environ.get("CI"):
+            pytest.fail("scp is missing: install the Debian package openssh-client")
+        pytest.skip("scp is not installed (Debian: openssh-client)")

@@ -15,93 +15,28 @@ up. In particular
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 import pytest
-from support import ROOT
+from lab_runs import PROCEDURES, inputs_for, nat_targets, open_lab, run
 
 from runbook_tui.engine import events as ev
-from runbook_tui.engine.gates import AutoGates
 from runbook_tui.lab import Lab
 from runbook_tui.lab.state import METALLB_IP, PFSENSE_IP
 from runbook_tui.language.catalog import Catalog
-from runbook_tui.language.inputs import resolve
 from runbook_tui.workspace import Workspace
-
-PROCEDURES = ROOT / "procedures"
 
 # The seed's own lines.
 SEED_PING_LOSS = "2 packets transmitted, 0 packets received, 100.0% packet loss"
 SEED_CONNECT = "postfix/smtpd-proxy25/postscreen: CONNECT from ["
 
 
-@pytest.fixture
-def need_scp() -> None:
-    """restore-backup copies the backup with OpenSSH's scp (Debian: openssh-client)."""
-    if shutil.which("scp") is None:
-        if os.environ.get("CI"):
-            pytest.fail("scp is missing: install the Debian package openssh-client")
-        pytest.skip("scp is not installed (Debian: openssh-client)")
-
-
-class Run:
-    def __init__(self, report: Any, events: list[ev.Event]):
-        self.report = report
-        self.events = events
-        self.finished = {e.step_id: e for e in events if isinstance(e, ev.StepFinished) and e.phase == "do"}
-
-    @property
-    def ok(self) -> bool:
-        return self.report.outcome == "succeeded"
-
-    def status(self, step: str) -> str | None:
-        event = self.finished.get(step)
-        return event.status if event else None
-
-    def gate_text(self, step: str, kind: str | None = None) -> str:
-        texts = [e.text for e in self.events if isinstance(e, ev.GateRequested) and e.step_id == step
-                 and (kind is None or e.gate == kind)]
-        assert texts, f"no gate was asked at {step}"
-        return texts[-1]
-
-    def explain(self) -> str:
-        stopped = {sid: e.message for sid, e in self.finished.items() if e.status in ("failed", "blocked")}
-        return f"{self.report.outcome}: {self.report.message}; stopped at {stopped}"
-
-
-async def open_lab(tmp_path: Path, phase: int = 6, faults: tuple[str, ...] = ()) -> Workspace:
-    return await Workspace.open(lab=True, phase=phase, faults=list(faults), procedures=str(PROCEDURES),
-                                lab_dir=str(tmp_path / "lab"))
-
-
-async def inputs_for(ws: Workspace, pid: str, **given: Any) -> dict[str, Any]:
-    procedure = ws.procedure(pid)
-    return resolve(procedure, given, await ws.discover(procedure))
-
-
-async def run(ws: Workspace, pid: str, *, undo_on_failure: bool = False, dry_run: bool = False,
-              **given: Any) -> Run:
-    procedure = ws.procedure(pid)
-    inputs = await inputs_for(ws, pid, **given)
-    events: list[ev.Event] = []
-    gates = AutoGates(yes=True, lab=True, undo_on_failure=undo_on_failure)
-    engine = ws.engine(procedure, inputs=inputs, gates=gates, subscribers=[events.append],
-                       dry_run=dry_run, journal=False)
-    return Run(await engine.run(), events)
-
-
 def commands(ws: Workspace) -> list[str]:
     return [e["command"] for e in ws.lab.command_log.entries()]
-
-
-def nat_targets(ws: Workspace) -> set[str]:
-    return {rule.target for rule in ws.lab.state.running.nat}
 
 
 def pool_nodes(ws: Workspace, pool: str = "mailserver_smtp") -> list[str]:

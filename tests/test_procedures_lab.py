@@ -10,79 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from lab_runs import PROCEDURES, nat_targets, open_lab, run
 
 from runbook_tui.engine import events as ev
-from runbook_tui.engine.gates import AutoGates
 from runbook_tui.lab.state import METALLB_IP, PFSENSE_IP
 from runbook_tui.language.inputs import resolve
 from runbook_tui.workspace import Workspace
-
-ROOT = Path(__file__).resolve().parent.parent
-PROCEDURES = str(ROOT / "procedures")
-
-
-@pytest.fixture
-def need_scp() -> None:
-    """restore-backup copies the backup with OpenSSH's scp (Debian: openssh-client)."""
-    if shutil.which("scp") is None:
-        if os.environ.get("CI"):
-            pytest.fail("scp is missing: install the Debian package openssh-client")
-        pytest.skip("scp is not installed (Debian: openssh-client)")
-
-
-class Run:
-    """One procedure run: its report, every event, and what each step finished with."""
-
-    def __init__(self, report: Any, events: list[ev.Event]):
-        self.report = report
-        self.events = events
-        self.finished = {e.step_id: e for e in events if isinstance(e, ev.StepFinished) and e.phase == "do"}
-
-    @property
-    def ok(self) -> bool:
-        return self.report.outcome == "succeeded"
-
-    def status(self, step: str) -> str | None:
-        event = self.finished.get(step)
-        return event.status if event else None
-
-    def stopped(self) -> dict[str, str]:
-        return {sid: e.message for sid, e in self.finished.items() if e.status in ("failed", "blocked")}
-
-    def started(self, step: str) -> list[ev.StepStarted]:
-        return [e for e in self.events if isinstance(e, ev.StepStarted) and e.step_id == step]
-
-    def output(self, step: str) -> str:
-        return "\n".join(e.text for e in self.events if isinstance(e, ev.OutputLine) and e.step_id == step)
-
-    def explain(self) -> str:
-        return f"{self.report.outcome}: {self.report.message}; stopped at {self.stopped()}"
-
-
-async def run(ws: Workspace, pid: str, *, dry_run: bool = False, **given: Any) -> Run:
-    procedure = ws.procedure(pid)
-    discovered = await ws.discover(procedure)
-    inputs = resolve(procedure, given, discovered)
-    events: list[ev.Event] = []
-    engine = ws.engine(procedure, inputs=inputs, gates=AutoGates(yes=True, lab=True),
-                       subscribers=[events.append], dry_run=dry_run, journal=False)
-    return Run(await engine.run(), events)
-
-
-async def open_lab(tmp_path: Path, phase: int = 6, faults: tuple[str, ...] = ()) -> Workspace:
-    return await Workspace.open(lab=True, phase=phase, faults=list(faults), procedures=PROCEDURES,
-                                lab_dir=str(tmp_path / "lab"))
-
-
-def nat_targets(ws: Workspace) -> set[str]:
-    return {rule.target for rule in ws.lab.state.running.nat}
 
 
 def aliases(ws: Workspace) -> set[str]:
