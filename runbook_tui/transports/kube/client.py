@@ -63,6 +63,7 @@ class KubeClient:
         self.namespace = choice.namespace
         self.server: str | None = choice.server
         self._config_error: str | None = choice.error
+        self.in_cluster = choice.in_cluster
         self.api: Any = None  # kubernetes.client.ApiClient, once connected
         self._dyn: Any = None  # kubernetes.dynamic.DynamicClient
         self._index: list[Any] | None = None
@@ -76,7 +77,7 @@ class KubeClient:
 
         if self._config_error:
             raise KubeError(self._config_error)
-        api = new_api_client(self.kubeconfig, self.context)
+        api = new_api_client(self.kubeconfig, self.context, in_cluster=self.in_cluster)
         self.server = api.configuration.host
         # A private discovery cache: the default one lives in /tmp keyed by host:port only.
         self._cache_dir = tempfile.mkdtemp(prefix="runbook-kube-")

@@ -1,5 +1,10 @@
-"""Which cluster a target means: its kubeconfig file, context, namespace and server, resolved like
-kubectl's; and the official client's loader for that kubeconfig and context."""
+"""Which cluster a target means: its kubeconfig file(s), context, namespace and server, resolved
+like kubectl's; and the official client's loader for that kubeconfig and context.
+
+Where the configuration comes from, in kubectl's order: the target's ``kubeconfig``; else every
+file of ``KUBECONFIG`` (separated by ``:``), merged by the official client's ``KubeConfigMerger``
+(the first file that names a cluster, context or user wins); else ``~/.kube/config``; and when
+none of these exists, the pod's service account (the client's ``load_incluster_config``)."""
 
 from __future__ import annotations
 
@@ -14,15 +19,40 @@ from runbook_tui.language.inventory import KubeTarget
 
 # (connect, read) seconds for ordinary requests: an unroutable address fails in 10 s, not 2 min.
 REQUEST_TIMEOUT = (10, 60)
+IN_CLUSTER = "in-cluster"  # the context name shown for the service account's configuration
 
 
 def kubeconfig_path(target: KubeTarget) -> str:
+    """The target's kubeconfig, else ``KUBECONFIG`` whole (a list of files), else ``~/.kube/config``."""
     if target.kubeconfig:
         return target.kubeconfig
     env = os.environ.get("KUBECONFIG")
     if env:
-        return env.split(os.pathsep)[0]
+        return env
     return os.path.expanduser("~/.kube/config")
+
+
+def _files(path: str) -> list[str]:
+    return [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
+
+
+def _service_account_dir() -> str | None:
+    """The service account folder when this process runs in a pod (kubectl's in-cluster test)."""
+    from kubernetes.config import incluster_config as ic
+
+    if not (os.environ.get(ic.SERVICE_HOST_ENV_NAME) and os.environ.get(ic.SERVICE_PORT_ENV_NAME)):
+        return None
+    if not os.path.isfile(ic.SERVICE_TOKEN_FILENAME):
+        return None
+    return os.path.dirname(ic.SERVICE_TOKEN_FILENAME)
+
+
+def _service_account_namespace(folder: str) -> str:
+    try:
+        with open(os.path.join(folder, "namespace"), encoding="utf-8") as f:
+            return f.read().strip() or "default"
+    except OSError:
+        return "default"
 
 
 @dataclass
@@ -33,24 +63,47 @@ class ClusterChoice:
     namespace: str
     server: str | None = None
     error: str | None = None  # one sentence when the kubeconfig cannot serve the target
+    in_cluster: bool = False  # no kubeconfig anywhere: the pod's service account
+
+
+def _merged(files: list[str]) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Contexts and clusters by name, and the current context, of FILES merged like kubectl."""
+    from kubernetes.config.kube_config import ENV_KUBECONFIG_PATH_SEPARATOR, KubeConfigMerger
+
+    merger = KubeConfigMerger(ENV_KUBECONFIG_PATH_SEPARATOR.join(files))
+    merged = merger.config.value if merger.config is not None else {}
+    contexts = {node.value["name"]: node.value.get("context") or {} for node in merged.get("contexts") or []}
+    clusters = {node.value["name"]: node.value.get("cluster") or {} for node in merged.get("clusters") or []}
+    # kubectl takes the first current-context set; the client's merger keeps the last one.
+    current = next((c["current-context"] for c in (merger.config_files[p] for p in merger.paths)
+                    if isinstance(c, dict) and c.get("current-context")), "")
+    return contexts, clusters, current
 
 
 def read_kubeconfig(name: str, target: KubeTarget, path: str) -> ClusterChoice:
     """The target's context, else the kubeconfig's current context; the target's namespace, else
     that context's, else ``default``."""
+    from kubernetes.config.config_exception import ConfigException
+
     context = target.context or ""
     namespace = target.namespace or "default"
-    if not os.path.exists(path):
-        return ClusterChoice(context, namespace, error=f"No kubeconfig found at {path} (target {name}).")
+    files = [f for f in _files(path) if os.path.exists(f)]
+    if not files:
+        where = path if len(_files(path)) <= 1 else "any of " + ", ".join(_files(path))
+        folder = None if target.kubeconfig else _service_account_dir()
+        if folder is None:
+            return ClusterChoice(context, namespace, error=f"No kubeconfig found at {where} (target {name}).")
+        if target.context:
+            return ClusterChoice(context, namespace, error=(
+                f"Context {target.context!r} needs a kubeconfig, and none was found at {where} "
+                f"(target {name} has only the pod's service account)."))
+        return ClusterChoice(IN_CLUSTER, target.namespace or _service_account_namespace(folder), in_cluster=True)
     try:
-        with open(path, encoding="utf-8") as f:
-            config = yaml.safe_load(f) or {}
-        contexts = {c["name"]: c.get("context") or {} for c in config.get("contexts") or []}
-        clusters = {c["name"]: c.get("cluster") or {} for c in config.get("clusters") or []}
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as err:
+        contexts, clusters, current = _merged(files)
+    except (OSError, yaml.YAMLError, ConfigException, KeyError, TypeError, AttributeError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         return ClusterChoice(context, namespace, error=f"The kubeconfig {path} is not valid: {reason}.")
-    context = target.context or config.get("current-context") or ""
+    context = target.context or current
     if not context:
         return ClusterChoice(
             context, namespace,
@@ -67,15 +120,35 @@ def read_kubeconfig(name: str, target: KubeTarget, path: str) -> ClusterChoice:
     return ClusterChoice(context, target.namespace or ctx.get("namespace") or "default", server)
 
 
-def new_api_client(path: str, context: str) -> Any:
-    """The official client's ``ApiClient`` for ``context`` of the kubeconfig at ``path``."""
+def in_cluster_configuration() -> Any:
+    """The official client's ``Configuration`` for the pod's service account."""
     from kubernetes import config as kconfig
+    from kubernetes.client import Configuration
     from kubernetes.config.config_exception import ConfigException
 
+    configuration = type.__call__(Configuration)  # a fresh one, not a copy of the client's default
     try:
-        api = kconfig.new_client_from_config(config_file=path, context=context, persist_config=False)
-    except (ConfigException, ValueError, TypeError, OSError) as err:
+        kconfig.load_incluster_config(client_configuration=configuration)
+    except (ConfigException, OSError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise KubeError(f"The kubeconfig {path} is not valid for context {context}: {reason}.") from None
+        raise KubeError(f"The pod's service account cannot be used: {reason}.") from None
+    return configuration
+
+
+def new_api_client(path: str, context: str, *, in_cluster: bool = False) -> Any:
+    """The official client's ``ApiClient`` for ``context`` of the kubeconfig at ``path`` (files
+    separated by ``:`` are merged), or for the pod's service account when ``in_cluster``."""
+    from kubernetes import config as kconfig
+    from kubernetes.client import ApiClient
+    from kubernetes.config.config_exception import ConfigException
+
+    if in_cluster:
+        api = ApiClient(configuration=in_cluster_configuration())
+    else:
+        try:
+            api = kconfig.new_client_from_config(config_file=path, context=context, persist_config=False)
+        except (ConfigException, ValueError, TypeError, OSError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise KubeError(f"The kubeconfig {path} is not valid for context {context}: {reason}.") from None
     api.configuration.retries = 0  # fail fast; the engine decides about retries
     return api
