@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from runbook_tui.engine.gates import GateAnswer, GateRequest
     from runbook_tui.language.model import Procedure
     from runbook_tui.tui.mode import Mode
+    from runbook_tui.tui.run_state import RunState
 
 
 class Opens(Protocol):
@@ -29,7 +30,7 @@ class Opens(Protocol):
 
     def show_runs(self) -> None: ...
 
-    def gate_screen(self, request: GateRequest) -> Screen[GateAnswer]: ...
+    def gate_screen(self, request: GateRequest, state: RunState | None = None) -> Screen[GateAnswer]: ...
 
 
 class Host(App[int]):

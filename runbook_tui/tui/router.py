@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from runbook_tui.engine.gates import GateAnswer, GateRequest
     from runbook_tui.language.model import Procedure
     from runbook_tui.tui.mode import Mode
+    from runbook_tui.tui.run_state import RunState
 
 
 class Router:
@@ -66,12 +67,13 @@ class Router:
 
         self.app.push_screen(RunsScreen())
 
-    def gate_screen(self, request: GateRequest) -> Screen[GateAnswer]:
-        """The modal that answers one of the engine's questions; a failed step has its own."""
+    def gate_screen(self, request: GateRequest, state: RunState | None = None) -> Screen[GateAnswer]:
+        """The modal that answers one of the engine's questions; a failed step has its own, which
+        reads the run so far (STATE) for the step's output, its attempt and what undo can do."""
         if request.kind == "failure":
             from runbook_tui.tui.screens.failure import FailureScreen
 
-            return FailureScreen(request)
+            return FailureScreen(request, state)
         from runbook_tui.tui.screens.gate import GateScreen
 
         return GateScreen(request)

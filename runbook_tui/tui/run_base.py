@@ -90,6 +90,7 @@ class RunScreenBase(Screen):
             view = self.state.step(s.id)
             view.title, view.mutating, view.target, view.action = s.label, s.is_mutating, s.target_name, s.action
             view.needs, view.loc = deps[s.id], str(s.loc) if s.loc else None
+            view.undoable = s.undo is not None
         self.query_one(StepList).rebuild()
         self.query_one(StepList).focus()
 
@@ -101,7 +102,7 @@ class RunScreenBase(Screen):
         run_ids = getattr(self.app, "run_ids", None)
         options = self.engine_options()
         options["before_step"] = self._before_step(options.get("before_step"))
-        gates = TuiGates(self.app, self.app.router.gate_screen, stopping=lambda: self.stopping)
+        gates = TuiGates(self.app, lambda request: self.app.router.gate_screen(request, self.state), stopping=lambda: self.stopping)
         return ws.engine(
             self.procedure, inputs=self.inputs, gates=gates,
             subscribers=[RunFeed(self.state, self.on_engine_event)],

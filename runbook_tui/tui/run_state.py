@@ -39,6 +39,7 @@ class StepView:
     id: str
     title: str
     mutating: bool = False
+    undoable: bool = False  # it has an ``undo`` the engine can run
     target: str | None = None
     action: str | None = None
     needs: list[str] = field(default_factory=list)
@@ -69,6 +70,7 @@ class RunState:
         self.outcome: str | None = None
         self.message = ""
         self.gate: ev.GateRequested | None = None
+        self.failures: dict[str, int] = {}  # failure gates asked per step: its attempt number
         # Results by the name their step registered them under (``register:``), from the events:
         # as the journal records them (secrets masked, a sensitive step's output as a digest).
         self.registered: dict[str, Any] = {}
@@ -132,6 +134,8 @@ class RunState:
             self.dirty_rows.add(event.step_id)
         elif isinstance(event, ev.GateRequested):
             self.gate = event
+            if event.gate == "failure":
+                self.failures[event.step_id] = self.failures.get(event.step_id, 0) + 1
             if event.step_id in self.steps:
                 self.latest = event.step_id  # show the step the question is about
             self.dirty_run = True
@@ -148,6 +152,11 @@ class RunState:
         steps (``call-step/child``) register in the called run's names, not this run's."""
         if event.register and event.status == "ok" and event.phase == "do" and "/" not in event.step_id:
             self.registered[event.register] = event.result
+
+    def undoable_changes(self) -> list[str]:
+        """The changes this run completed that an undo can walk back: mutating steps finished ok
+        that have an ``undo``."""
+        return [v.id for v in self if v.status == "ok" and v.phase == "do" and v.mutating and v.undoable]
 
     def elapsed(self, view: StepView) -> float | None:
         if view.elapsed is not None:

@@ -1,5 +1,8 @@
 """A step failed: retry it, skip it (with a reason), undo what this run changed, or abort.
 
+The dialog says in plain words what failed (each failed step's message), which attempt this was
+after a retry, and shows the failing step's last lines of output, so the operator decides with
+the output in view. Undo is offered only once this run has completed a change that has an undo.
 Abort is focused, and asks before it aborts. Escape closes the innermost thing open (the abort
 question, else the reason box) and never aborts. Undo walks the completed steps in reverse, and the
 engine gates each one on its own.
@@ -16,7 +19,35 @@ from textual.widgets import Button, Input, Label, Static
 
 from runbook_tui.engine.gates import GateAnswer, GateRequest
 from runbook_tui.textsafe import printable
+from runbook_tui.tui.run_state import RunState
 from runbook_tui.tui.widgets.gate_text import gate_text
+
+TAIL = 15  # the failing step's last output lines shown in the dialog
+
+
+def summary(request: GateRequest, state: RunState | None) -> str:
+    """What failed, in words: each failed step's title and message (the engine's ``sid: message``)."""
+    lines = []
+    for detail in request.details:
+        sid, _, message = detail.partition(": ")
+        view = state.steps.get(sid) if state is not None else None
+        name = f"{view.title} ({sid})" if view is not None and view.title != sid else sid
+        lines.append(f"{name} failed: {message.strip() or 'no message'}")
+    return "\n".join(lines)
+
+
+def attempt(request: GateRequest, state: RunState | None) -> int:
+    """Which attempt of the step failed: one more than the failure gates asked for it before."""
+    return state.failures.get(request.step_id, 1) if state is not None else 1
+
+
+def tail(request: GateRequest, state: RunState | None) -> tuple[list[str], int]:
+    """The failing step's last TAIL output lines, and how many came before them."""
+    if state is None or request.step_id not in state.steps:
+        return [], 0
+    output = state.steps[request.step_id].output
+    lines = list(output.lines)[-TAIL:]
+    return lines, output.total - len(lines)
 
 
 class FailureScreen(ModalScreen[GateAnswer]):
@@ -28,19 +59,35 @@ class FailureScreen(ModalScreen[GateAnswer]):
         Binding("escape", "close", "Close", priority=True),
     ]
 
-    def __init__(self, request: GateRequest) -> None:
+    def __init__(self, request: GateRequest, state: RunState | None = None) -> None:
         super().__init__()
         self.request = request
+        self.state = state
+        # Undo walks back what this run changed; with no completed change that has an undo,
+        # there is nothing for it to do, so it is not offered.
+        self.can_undo = state is not None and bool(state.undoable_changes())
 
     def compose(self) -> ComposeResult:
         r = self.request
         with Vertical(id="gate-dialog", classes="-failure"):
             yield Static("A step failed", id="gate-kind")
-            yield Label(printable(f"step {r.step_id}" if r.step_id else r.title), id="gate-title", markup=False)
+            title = f"step {r.step_id}" if r.step_id else r.title
+            number = attempt(r, self.state)
+            if number > 1:
+                title += f" · attempt {number}"
+            yield Label(printable(title), id="gate-title", markup=False)
+            if r.details:
+                yield Static(printable(summary(r, self.state)), id="failure-summary", markup=False)
             with VerticalScroll(id="gate-body"):
                 yield gate_text(r)
                 if r.details:
                     yield Static(printable("\n".join(r.details)), id="gate-details", markup=False)
+                lines, earlier = tail(r, self.state)
+                if lines:
+                    more = f"… {earlier} earlier line(s) in the output view\n" if earlier else ""
+                    text = Static(printable(more + "\n".join(lines)), id="failure-output", markup=False)
+                    text.border_title = f"last output of {r.step_id}"
+                    yield text
             yield Label("Reason for skipping (recorded):", classes="gate-label", id="skip-label")
             yield Input(placeholder="why it is safe to go on without this step", id="gate-reason")
             with Horizontal(id="abort-question"):
@@ -50,7 +97,8 @@ class FailureScreen(ModalScreen[GateAnswer]):
             with Horizontal(id="gate-buttons"):
                 yield Button("Retry", id="retry")
                 yield Button("Skip…", id="skip")
-                yield Button("Undo", id="undo", variant="warning")
+                if self.can_undo:
+                    yield Button("Undo", id="undo", variant="warning")
                 yield Button("Abort", id="abort", variant="primary")
 
     def on_mount(self) -> None:
@@ -73,8 +121,13 @@ class FailureScreen(ModalScreen[GateAnswer]):
         else:
             self.app.bell()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose" and parameters == ("undo",) and not self.can_undo:
+            return False  # not offered: hidden from the footer, the key does nothing
+        return True
+
     def action_choose(self, choice: str) -> None:
-        if choice not in self.request.choices:
+        if choice not in self.request.choices or choice == "undo" and not self.can_undo:
             self.app.bell()
             return
         if choice == "abort":
