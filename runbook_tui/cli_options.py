@@ -55,6 +55,10 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
                              "help": "with --lab: the migration phase the lab starts in (default 6)"}),
     Option("--accept-host-key", [], {"action": "append", "metavar": "TARGET",
                                      "help": "trust TARGET's unknown SSH host key and record it (a changed key is still refused)"}),
+    Option("--context", None, {"metavar": "NAME",
+                               "help": "the kubeconfig context of the inventory's Kubernetes target(s), as kubectl's"}),
+    Option("--namespace", None, {"metavar": "NS",
+                                 "help": "the default namespace of the inventory's Kubernetes target(s), as kubectl's"}),
 )}
 # --phase's default is applied after merging, so that `--phase 6` on one side and nothing on
 # the other is not mistaken for a disagreement.
@@ -62,7 +66,7 @@ DEFAULTS = {"phase": 6}
 
 PATHS = ("procedures", "inventory")
 MODE = ("dry_run", "offline")
-TARGETS = ("lab", "fault", "phase", "accept_host_key")
+TARGETS = ("lab", "fault", "phase", "accept_host_key", "context", "namespace")
 
 
 def add(parser: argparse.ArgumentParser, names: tuple[str, ...], *, sub: bool) -> None:

@@ -26,6 +26,10 @@ def configure_tui(p: argparse.ArgumentParser) -> None:
 def cmd_tui(args: argparse.Namespace) -> int:
     from runbook_tui.tui.app import RunbookApp
 
+    if args.context or args.namespace:
+        sys.stderr.write("--context and --namespace apply to `run` and `resume`; the terminal UI does not take them.\n")
+        return EXIT_INVALID
+
     app = RunbookApp(inventory=args.inventory, procedures=args.procedures, lab=args.lab, faults=args.fault,
                      phase=args.phase, dry_run=args.dry_run, offline=args.offline,
                      accept_host_keys=args.accept_host_key)
@@ -159,7 +163,8 @@ async def _run(args: argparse.Namespace) -> int:
     from runbook_tui.workspace import Workspace
 
     ws = await Workspace.open(inventory=args.inventory, procedures=args.procedures, lab=args.lab,
-                              faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key)
+                              faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key,
+                              context=args.context, namespace=args.namespace)
     try:
         try:
             procedure = ws.procedure(args.proc)
@@ -200,7 +205,8 @@ async def _resume(args: argparse.Namespace) -> int:
     start, _ = resume_state(run_path(args.run_id))
     inventory = args.inventory or start.get("inventory")
     ws = await Workspace.open(inventory=inventory, procedures=args.procedures, lab=args.lab,
-                              faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key)
+                              faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key,
+                              context=args.context, namespace=args.namespace)
     try:
         again = ws.resume(args.run_id, dry_run=args.dry_run, offline=args.offline, given=parse_sets(args.set))
         try:

@@ -46,6 +46,8 @@ class Workspace:
         phase: int = 6,
         lab_dir: str | None = None,
         accept_host_keys: Sequence[str] = (),
+        context: str | None = None,
+        namespace: str | None = None,
     ) -> "Workspace":
         from runbook_tui.language.catalog import Catalog
         from runbook_tui.language.inventory_loader import find_inventory, load_inventory
@@ -65,6 +67,8 @@ class Workspace:
                 inv = Inventory()
             else:
                 inv = load_inventory(inventory_path)
+            if context or namespace:
+                _override_kube(inv, context, namespace)
             directory = Path(procedures) if procedures else default_procedures_dir()
             catalog = Catalog(directory, inventory=inv)
         except BaseException:
@@ -187,6 +191,27 @@ class Workspace:
         if self.lab is not None:
             await self.lab.stop()
             self.lab = None
+
+
+def _override_kube(inv: Inventory, context: str | None, namespace: str | None) -> None:
+    """``--context``/``--namespace``: set on every Kubernetes target before anything runs; a
+    context its kubeconfig lacks is refused here, in one sentence, not at the first step."""
+    from runbook_tui.language.inputs import InputError
+    from runbook_tui.transports.kube.config import kubeconfig_path, read_kubeconfig
+
+    names = [name for name, target in inv.targets.items() if target.kubernetes is not None]
+    if not names:
+        raise InputError("--context and --namespace apply to Kubernetes targets, and the inventory has none.")
+    for name in names:
+        target = inv.targets[name]
+        assert target.kubernetes is not None
+        update = {k: v for k, v in (("context", context), ("namespace", namespace)) if v}
+        kube = target.kubernetes.model_copy(update=update)
+        if context:
+            choice = read_kubeconfig(name, kube, kubeconfig_path(kube))
+            if choice.error:
+                raise InputError(choice.error)
+        inv.targets[name] = target.model_copy(update={"kubernetes": kube})
 
 
 @dataclass
