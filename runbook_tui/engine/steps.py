@@ -227,7 +227,8 @@ class StepExecution:
         full = self._sid(sid)
         loc = self._loc(step)
         emit = self.emit
-        prefix = f"[{item}] " if item is not None and not isinstance(item, (dict, list)) else ""
+        label = _item_label(item)
+        prefix = f"[{label}] " if label is not None else ""
 
         def output(stream: str, text: str) -> None:
             emit(ev.OutputLine(step_id=full, loc=loc, stream=stream, text=prefix + text))
@@ -351,3 +352,17 @@ def _bounded(ctx: dict[str, Any], cap: int = 64 * 1024) -> dict[str, Any]:
 
 def _seconds(value: float | None) -> str:
     return f"{value:g} s" if value is not None else "?"
+
+
+def _item_label(item: Any) -> str | None:
+    """What a foreach item's output lines are prefixed with: a scalar item itself; a dict item
+    its ``key`` (a mapping's entry), ``name`` or ``id``, else its first scalar value."""
+    if item is None or isinstance(item, list):
+        return None
+    if not isinstance(item, dict):
+        return str(item)
+    named = [item[k] for k in ("key", "name", "id") if k in item]
+    for value in named + list(item.values()):
+        if value is not None and not isinstance(value, (dict, list)):
+            return str(value)
+    return None
