@@ -171,7 +171,8 @@ async def _run(args: argparse.Namespace) -> int:
         except ProcedureError as exc:
             from runbook_tui.language.loader import ProcedureNotFound
 
-            if ws.inventory_path is None and not ws.is_lab and not isinstance(exc, ProcedureNotFound):
+            about_inventory = all("inventory" in p.message for p in exc.problems)
+            if ws.inventory_path is None and not ws.is_lab and about_inventory and not isinstance(exc, ProcedureNotFound):
                 raise _no_inventory(exc) from None  # the problems would be every variable, one by one
             raise
         given = parse_sets(args.set)
