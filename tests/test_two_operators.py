@@ -213,3 +213,34 @@ def test_file_lock_releases_on_death_and_names_the_dead(tmp_path: Path) -> None:
     again = FileLock(path, "thing")
     assert again.acquire(Holder("me@here", os.getpid(), time.time())) is None  # released cleanly: not stale
     again.release()
+
+
+async def test_the_tui_refuses_a_change_while_another_process_holds_the_targets(tmp_path: Path, env,
+                                                                                monkeypatch) -> None:
+    """The same lock from the TUI's path: the run is refused before its plan gate, naming the holder."""
+    from test_tui_support import home_ready, make_app, run_finished, start
+
+    a, _, log, _ = two_procedures(tmp_path)
+    procs = tmp_path / "procs"
+    procs.mkdir()
+    (procs / "a.yaml").write_text(a.read_text())
+    runs = tmp_path / "state" / "runs"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time; from pathlib import Path; from runbook_tui.engine.locks import Holder, TargetLocks;"
+        "from runbook_tui.language.inventory_loader import load_inventory;"
+        f"locks = TargetLocks(Path({str(runs.parent / 'locks')!r}), load_inventory({str(tmp_path / 'inventory.yaml')!r}));"
+        "import asyncio; asyncio.run(locks.acquire(Holder('someone@elsewhere', 4243, time.time(), 'r'), wait=False));"
+        "print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        app = make_app(runs, inventory=str(tmp_path / "inventory.yaml"), procedures=str(procs))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await home_ready(pilot)
+            await start(pilot, "slow-change-a")
+            run = await run_finished(pilot)
+            assert run.state.outcome == "refused"
+            assert "is locked by someone@elsewhere (pid 4243" in run.state.message
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not log.exists(), "the TUI changed something under another run's lock"
