@@ -53,9 +53,13 @@ def configure_resume(p: argparse.ArgumentParser) -> None:
 
 
 def configure_runs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", nargs="?", choices=["list", "show", "report"], default="list")
+    p.add_argument("action", nargs="?", choices=["list", "show", "report", "export"], default="list",
+                   help="list runs (the default); show one's events; its Markdown report; export it as a "
+                        "bundle (journal, report, manifest) to share in a post-mortem")
     p.add_argument("run_id", nargs="?", metavar="RUN_ID")
-    p.add_argument("-o", "--output", help="with report: write the Markdown here")
+    p.add_argument("-o", "--output", help="with report: write the Markdown here; with export: the bundle's name")
+    p.add_argument("--journal-dir", metavar="DIR",
+                   help="read runs from DIR (a folder shared by a team) instead of your own journal")
 
 
 def _add_answers(p: argparse.ArgumentParser) -> None:
@@ -229,25 +233,23 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    import time
+    from pathlib import Path
 
-    from runbook_tui.headless.journal import list_runs, read_events, run_path
+    from runbook_tui.headless.journal import read_events, run_path
 
+    directory = args.journal_dir
     try:
         if args.action == "list":
-            runs = list_runs()
-            if not runs:
-                print("no runs yet")
-                return EXIT_OK
-            print(f"{'RUN':<44} {'PROCEDURE':<22} {'MODE':<8} {'OPERATOR':<22} {'STARTED':<19} OUTCOME")
-            for r in runs:
-                started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
-                print(f"{r.run_id:<44} {r.procedure:<22} {r.mode:<8} {r.operator[:22]:<22} {started:<19} {r.outcome}")
-            return EXIT_OK
+            return _list_runs(directory)
         if not args.run_id:
             sys.stderr.write(f"runs {args.action} needs a RUN_ID (see `runbook-tui runs`).\n")
             return EXIT_INVALID
-        path = run_path(args.run_id)
+        path = run_path(args.run_id, Path(directory) if directory else None)
+        if args.action == "export":
+            from runbook_tui.headless.export import default_name, export_run
+
+            print(f"wrote {export_run(path, Path(args.output) if args.output else default_name(path.stem))}")
+            return EXIT_OK
         if args.action == "report":
             from runbook_tui.headless.report import markdown_report
 
@@ -268,3 +270,25 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return EXIT_OK
     except RunbookError as exc:
         return _fail(exc)
+    except OSError as exc:
+        return _fail(RunbookError(f"cannot read {exc.filename or directory}: {exc.strerror or exc}."))
+
+
+def _list_runs(directory: str | None) -> int:
+    import time
+    from pathlib import Path
+
+    from runbook_tui.headless.journal import list_runs
+
+    unreadable: list[Path] = []
+    runs = list_runs(Path(directory) if directory else None, unreadable=unreadable)
+    if not runs:
+        print("no runs yet" if directory is None else f"no runs in {directory}")
+    else:
+        print(f"{'RUN':<44} {'PROCEDURE':<22} {'MODE':<8} {'OPERATOR':<22} {'STARTED':<19} OUTCOME")
+        for r in runs:
+            started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
+            print(f"{r.run_id:<44} {r.procedure:<22} {r.mode:<8} {r.operator[:22]:<22} {started:<19} {r.outcome}")
+    for path in unreadable:
+        sys.stderr.write(f"{path.name}: cannot be read (another user's, or a broken link); passed over.\n")
+    return EXIT_OK

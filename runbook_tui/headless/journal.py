@@ -256,28 +256,62 @@ class RunSummary:
     path: Path
 
 
+# How much of a journal's head and tail a listing reads: the run_started line (which carries the
+# inputs and the plan) and the last line. A listing never reads a whole journal.
+HEAD_LIMIT = 1024 * 1024
+TAIL_READ = 64 * 1024
+
+
 def summarize(path: Path) -> RunSummary | None:
-    start, outcome = None, "interrupted"
-    for event in read_events(path):
-        kind = event["event"]
-        if kind == "run_started" and start is None:
-            start = event
-        elif kind == "run_started":
-            outcome = "interrupted"  # resumed: the newest part decides
-        elif kind == "run_finished":
-            outcome = event["outcome"]
-    if start is None:
+    """A run's summary from its first line (``run_started``) and its last line: a journal that
+    ends in ``run_finished`` ended that way; anything else (output, a torn line, the
+    ``run_started`` of a resume) is a run that did not finish. None: not a journal. Raises
+    OSError when the file cannot be read."""
+    with Path(path).open("rb") as f:
+        head = f.readline(HEAD_LIMIT)
+        size = os.fstat(f.fileno()).st_size
+        f.seek(max(0, size - TAIL_READ))
+        tail = f.read()
+    start = _event(head)
+    if start is None or start.get("event") != "run_started":
         return None
-    return RunSummary(start["run_id"], start["procedure"], start["title"], start["mode"],
-                      start["operator"], start["ts"], outcome, path)
+    last = _event(tail[:-1].rsplit(b"\n", 1)[-1]) if tail.endswith(b"\n") else None
+    outcome = "interrupted"
+    if last is not None and last.get("event") == "run_finished":
+        outcome = str(last.get("outcome", "interrupted"))
+    try:
+        return RunSummary(str(start["run_id"]), str(start["procedure"]), str(start.get("title", "")),
+                          str(start.get("mode", "")), str(start.get("operator", "")), float(start["ts"]),
+                          outcome, Path(path))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
-def list_runs(directory: Path | None = None) -> list[RunSummary]:
+def _event(line: bytes) -> dict[str, Any] | None:
+    try:
+        event = json.loads(line)
+    except ValueError:  # a torn line, binary garbage, not UTF-8
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def list_runs(directory: Path | None = None, *, unreadable: list[Path] | None = None) -> list[RunSummary]:
+    """Every run in DIRECTORY, newest first. Files that are not journals are passed over; ones
+    that cannot be read (another user's, a dangling link) go to UNREADABLE when given."""
     directory = Path(directory) if directory else runs_dir()
-    if not directory.exists():
+    if not directory.is_dir():
         return []
-    runs = [summarize(p) for p in directory.glob("*.jsonl")]
-    return sorted((r for r in runs if r), key=lambda r: r.started, reverse=True)
+    runs = []
+    for path in directory.glob("*.jsonl"):
+        try:
+            run = summarize(path)
+        except OSError:
+            if unreadable is not None:
+                unreadable.append(path)
+            continue
+        if run is not None:
+            runs.append(run)
+    return sorted(runs, key=lambda r: r.started, reverse=True)
 
 
 def last_outcomes(directory: Path | None = None) -> dict[str, RunSummary]:
