@@ -34,3 +34,4 @@ bench: setup              ## print the benchmark figures
 	$(PY) bench/engine_overhead.py
 	$(PY) bench/ssh_roundtrip.py
 	$(PY) bench/tui_flood.py
+	$(PY) bench/journal_listing.py
