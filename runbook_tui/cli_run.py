@@ -72,6 +72,9 @@ def _add_answers(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR set, or TERM=dumb)")
     p.add_argument("--wait", action="store_true",
                    help="when another run is changing these targets, wait for it instead of refusing")
+    p.add_argument("--metrics", metavar="FILE",
+                   help="at the end, write the run's figures for Prometheus (node-exporter textfile format)")
+    p.add_argument("--pushgateway", metavar="URL", help="at the end, push the same figures to a Pushgateway")
 
 
 def _gates(args: argparse.Namespace, lab: bool):
@@ -83,10 +86,34 @@ def _gates(args: argparse.Namespace, lab: bool):
     return TerminalGates()
 
 
-def _reporter(args: argparse.Namespace):
+def _subscribers(args: argparse.Namespace) -> list:
     from runbook_tui.headless.console import ConsoleReporter, JsonReporter
 
-    return JsonReporter() if args.json else ConsoleReporter(color=False if args.no_color else None, quiet=args.quiet)
+    reporter = JsonReporter() if args.json else ConsoleReporter(color=False if args.no_color else None, quiet=args.quiet)
+    recorder = getattr(args, "recorder", None)
+    return [reporter] if recorder is None else [reporter, recorder]
+
+
+def _with_metrics(args: argparse.Namespace, procedure: str, run) -> int:
+    """Run, then write/push the run's figures when asked (also when it could not be carried out)."""
+    if not (args.metrics or args.pushgateway):
+        return run()
+    from pathlib import Path
+
+    from runbook_tui.headless import metrics
+
+    args.recorder = recorder = metrics.MetricsRecorder(procedure)
+    code = run()
+    previous = metrics.previous_success(Path(args.metrics) if args.metrics else None, recorder.procedure)
+    text = recorder.text(code, previous)
+    try:
+        if args.metrics:
+            metrics.write_atomically(Path(args.metrics), text)
+        if args.pushgateway:
+            metrics.push(args.pushgateway, recorder.procedure, text)
+    except metrics.MetricsError as exc:
+        sys.stderr.write(f"metrics: {exc}\n")
+    return code
 
 
 async def _run_engine(engine) -> int:
@@ -183,7 +210,7 @@ async def _run(args: argparse.Namespace) -> int:
         missing = [n for n, s in procedure.inputs.items() if s.discover and n not in given]
         discovered = await ws.discover(procedure) if missing and not args.offline else {}
         inputs = resolve(procedure, given, discovered)
-        engine = ws.engine(procedure, inputs=inputs, gates=_gates(args, ws.is_lab), subscribers=[_reporter(args)],
+        engine = ws.engine(procedure, inputs=inputs, gates=_gates(args, ws.is_lab), subscribers=_subscribers(args),
                            dry_run=args.dry_run, offline=args.offline, wait_for_lock=args.wait)
         code = await _run_engine(engine)
         if not (args.json or args.quiet):
@@ -196,10 +223,13 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_run(args))
-    except RunbookError as exc:
-        return _fail(exc)
+    def run() -> int:
+        try:
+            return asyncio.run(_run(args))
+        except RunbookError as exc:
+            return _fail(exc)
+
+    return _with_metrics(args, args.proc, run)
 
 
 async def _resume(args: argparse.Namespace) -> int:
@@ -216,7 +246,7 @@ async def _resume(args: argparse.Namespace) -> int:
         again = ws.resume(args.run_id, dry_run=args.dry_run, offline=args.offline, given=parse_sets(args.set))
         try:
             engine = ws.engine(again.procedure, inputs=again.inputs, gates=_gates(args, ws.is_lab),
-                               subscribers=[_reporter(args)], resume=again, wait_for_lock=args.wait)
+                               subscribers=_subscribers(args), resume=again, wait_for_lock=args.wait)
         except BaseException:
             again.release()
             raise
@@ -226,10 +256,13 @@ async def _resume(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_resume(args))
-    except RunbookError as exc:
-        return _fail(exc)
+    def run() -> int:
+        try:
+            return asyncio.run(_resume(args))
+        except RunbookError as exc:
+            return _fail(exc)
+
+    return _with_metrics(args, args.run_id, run)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
