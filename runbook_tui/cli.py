@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from runbook_tui.language.catalog import Catalog
     from runbook_tui.language.inventory import Inventory
 
-from runbook_tui import cli_options, cli_run
+from runbook_tui import cli_options, cli_run, cli_serve
 from runbook_tui.lab import cli as lab_cli
 from runbook_tui.textsafe import printable
 
@@ -259,6 +259,8 @@ COMMANDS: dict[str, Command] = {
                       RUN_OPTIONS),
     "lab": Command(lab_cli.HELP, lab_cli.configure, lab_cli.run, cli_options.PATHS + ("fault", "phase")),
     "tui": Command("open the terminal UI (the default)", cli_run.configure_tui, cli_run.cmd_tui, RUN_OPTIONS),
+    "serve": Command(cli_serve.HELP, cli_serve.configure, cli_serve.run,
+                     cli_options.PATHS + cli_options.MODE + ("lab", "fault", "phase", "accept_host_key")),
 }
 # The command to run when none is given.
 DEFAULT_COMMAND: str | None = "tui"

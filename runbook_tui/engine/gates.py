@@ -7,6 +7,7 @@ the terminal, tests with scripted answers. Every gate defaults to "no".
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -48,12 +49,15 @@ class Gates(Protocol):
 
 
 def operator() -> str:
-    """Who answers: user@host, recorded with every answer."""
+    """Who answers: user@host, recorded with every answer; a browser session (``serve``) names
+    its operator in RUNBOOK_TUI_OPERATOR, since they all run as the server's user."""
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
         user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+    here = f"{user}@{socket.gethostname()}"
+    named = os.environ.get("RUNBOOK_TUI_OPERATOR", "").strip()
+    return f"{named} via {here}" if named else here
 
 
 class AutoGates:
