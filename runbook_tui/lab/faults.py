@@ -32,7 +32,7 @@ FAULTS: dict[str, str] = {
 _WITH_VALUE = {"node-down", "ssh-drop-after", "latency", "api-forbidden"}
 API_RESOURCES = (
     "services", "pods", "pods/log", "pods/exec", "jobs", "cronjobs", "deployments", "nodes",
-    "namespaces", "configmaps", "events", "ipaddresspools",
+    "namespaces", "configmaps", "events", "ipaddresspools", "leases",
 )
 
 

@@ -49,6 +49,12 @@ DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), ("status",), ("all",)),
     ResourceType("batch", "v1", "Job", "jobs", True, (), ("status",), ("all",)),
     ResourceType("batch", "v1", "CronJob", "cronjobs", True, ("cj",), ("status",), ("all",)),
+    # What the team deployment (deploy/) and the runs' lock use (admission.py, leases.py).
+    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
+    ResourceType("", "v1", "Secret", "secrets", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
+    ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
     ResourceType(
         "metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools", True, (), ("status",),
         builtin=False,

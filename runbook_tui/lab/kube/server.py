@@ -26,8 +26,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from runbook_tui.lab.command_log import CommandLog
+from runbook_tui.lab.kube.admission import admit
 from runbook_tui.lab.kube.discovery import SERVER_VERSION, api_group, api_versions, group_list, resource_list
 from runbook_tui.lab.kube.errors import ApiError, existing, forbidden, no_such_path, status_body
+from runbook_tui.lab.kube.leases import is_lease_request
 from runbook_tui.lab.kube.patch import PatchError
 from runbook_tui.lab.kube.pods import ExecHandler, LogProvider, exec_request, serve_exec, serve_logs
 from runbook_tui.lab.kube.resources import ResourceRegistry, ResourceType
@@ -56,6 +58,7 @@ class KubeAPIServer:
         proof: str | None = None,
     ):
         self.store = Store(registry)
+        self.store.admission.append(admit)
         self.command_log = command_log
         self.target = target
         # When set, requests need "Authorization: Bearer <token>". kubectl sends credentials only
@@ -157,7 +160,8 @@ class KubeAPIServer:
 
     def _record(self, command: str, mutating: bool = True) -> None:
         if self.command_log is not None:
-            self.command_log.record(self.target, command, mutating)
+            # The runs' own lock changes nothing on the mail edge: logged as a read (leases.py).
+            self.command_log.record(self.target, command, mutating and not is_lease_request(command))
 
     def _check_forbidden(self, verb: str, rtype: ResourceType, sub: str | None, ns: str | None, name: str | None) -> None:
         resource = f"{rtype.plural}/{sub}" if sub else rtype.plural

@@ -75,6 +75,8 @@ class Store:
         self._history: deque[tuple[int, str, ResourceType, dict]] = deque(maxlen=HISTORY)
         self._watches: set[Watch] = set()
         self._hooks: list[ChangeCallback] = []
+        # Defaulting and validation of an API write before it is stored (the server's admission.py).
+        self.admission: list[Callable[[ResourceType, dict], None]] = []
         self._tasks: set[asyncio.Task] = set()
         self._uid_seq = 0
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
@@ -211,6 +213,8 @@ class Store:
         meta["creationTimestamp"] = now_iso()
         meta["generation"] = 1
         meta.pop("deletionTimestamp", None)
+        for admit in self.admission:
+            admit(rtype, obj)
         if dry_run:
             meta["resourceVersion"] = str(self._rv)
             return copy.deepcopy(obj)
@@ -274,6 +278,8 @@ class Store:
         if _spec_part(obj) != _spec_part(current):
             generation += 1
         meta["generation"] = generation
+        for admit in self.admission:
+            admit(rtype, obj)
         if dry_run:
             meta["resourceVersion"] = cur_meta["resourceVersion"]
             return copy.deepcopy(obj)
