@@ -95,6 +95,11 @@ class KubeClient:
             if self._dyn is None:
                 await asyncio.to_thread(self._connect_sync)
 
+    @property
+    def dyn(self) -> Any:
+        """The official DynamicClient (connected: only inside ``_run``'s worker calls)."""
+        return self._dyn
+
     def _translate(self, err: BaseException, *, kind: str | None = None, namespace: str | None = None,
                    name: str | None = None) -> KubeError:
         return translate(err, context=self.context, server=self.server, kind=kind, namespace=namespace, name=name)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from runbook_tui.errors import KubeError, StepTimeout
 from runbook_tui.transports.base import CommandResult, TailBuffer
@@ -56,48 +57,53 @@ def default_container(pod: dict, container: str | None) -> str | None:
 
 def read_logs(client: KubeClient, name: str, ns: str, container: str | None, tail: int | None,
               since: float | None) -> str:
-    """What ``KubeClient.logs`` runs in its worker thread."""
-    from kubernetes.client import CoreV1Api
-
+    """What ``KubeClient.logs`` runs in its worker thread: the pod's log as text."""
     pod = find_pod(client, name, ns, for_logs=True)
     pod_name = pod["metadata"]["name"]
-    kwargs: dict[str, Any] = {"_request_timeout": REQUEST_TIMEOUT}
+    query: list[tuple[str, Any]] = []
     if (c := default_container(pod, container)) is not None:
-        kwargs["container"] = c
+        query.append(("container", c))
     if tail is not None:
-        kwargs["tail_lines"] = int(tail)
+        query.append(("tailLines", int(tail)))
     if since is not None:
-        kwargs["since_seconds"] = max(1, int(since))
+        query.append(("sinceSeconds", max(1, int(since))))
     res = client.resource("Pod", "v1")
-    return client.guard(lambda: CoreV1Api(client.api).read_namespaced_pod_log(pod_name, ns, **kwargs),
-                        res, ns, pod_name)
+    # The raw GET of pods/log through the official client's transport, as kubectl sends it:
+    # CoreV1Api would do the same but costs most of a second to import (its pydantic models).
+    response = client.guard(lambda: client.dyn.request(
+        "get", f"/api/v1/namespaces/{quote(ns)}/pods/{quote(pod_name)}/log", query_params=query,
+        header_params={"Accept": "text/plain, */*"}, serialize=False, _request_timeout=REQUEST_TIMEOUT,
+    ), res, ns, pod_name)
+    return response.data.decode("utf-8", errors="replace")
 
 
 def exec_in_pod(client: KubeClient, pod: dict, ns: str, command: list[str], container: str | None,
                 timeout: float | None, cancel: threading.Event, emit: Callable[[str, str], None]) -> CommandResult:
     """What ``KubeClient.exec`` runs in its worker thread: the exec websocket, read until the
     command ends, ``timeout`` passes or ``cancel`` is set."""
-    from kubernetes.client import CoreV1Api
     from kubernetes.client.exceptions import ApiException
-    from kubernetes.stream import stream
+    from kubernetes.stream.ws_client import websocket_call
 
     pod_name = pod["metadata"]["name"]
     phase = (pod.get("status") or {}).get("phase")
     if phase in ("Succeeded", "Failed"):
         raise KubeError(f"Cannot exec into pod {ns}/{pod_name}: it has completed (phase {phase}).", 400)
-    kwargs: dict[str, Any] = dict(command=command, stderr=True, stdin=False, stdout=True, tty=False,
-                                  _preload_content=False)
+    query: list[tuple[str, Any]] = [("command", command)]
     if container:
-        kwargs["container"] = container
-    # stream() swaps call_api on the ApiClient it is given while it connects: a private
-    # ApiClient keeps concurrent requests of other steps off the websocket path.
-    from kubernetes.client import ApiClient
-
-    private = ApiClient(configuration=client.api.configuration)
+        query.append(("container", container))
+    query += [("stderr", True), ("stdin", False), ("stdout", True), ("tty", False)]
+    # The request CoreV1Api.connect_get_namespaced_pod_exec serializes (auth headers included),
+    # opened by the official client's websocket call without importing CoreV1Api (most of a
+    # second: its pydantic models) or swapping call_api on a shared ApiClient as stream() does.
+    _, url, headers, _, _ = client.api.param_serialize(
+        method="GET", resource_path="/api/v1/namespaces/{namespace}/pods/{name}/exec",
+        path_params={"namespace": ns, "name": pod_name}, query_params=query, header_params={"Accept": "*/*"},
+        collection_formats={"command": "multi"}, auth_settings=["BearerToken"],
+    )
     try:
-        ws = stream(CoreV1Api(private).connect_get_namespaced_pod_exec, pod_name, ns, **kwargs)
+        ws = websocket_call(client.api.configuration, "GET", url, headers=headers, _preload_content=False,
+                            _request_timeout=REQUEST_TIMEOUT)
     except ApiException as err:
-        private.close()
         raise api_error(err, context=client.context, server=client.server, kind="Pod", namespace=ns, name=pod_name) from None
     buffers = {"stdout": TailBuffer(), "stderr": TailBuffer()}
     partial = {"stdout": "", "stderr": ""}
@@ -133,7 +139,6 @@ def exec_in_pod(client: KubeClient, pod: dict, ns: str, command: list[str], cont
         code = ws.returncode
     finally:
         ws.close()
-        private.close()
     return CommandResult(
         exit_code=code,
         stdout=buffers["stdout"].text(),
