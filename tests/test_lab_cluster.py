@@ -212,7 +212,9 @@ async def test_phase_5_starts_with_loadbalancer_and_alias(tmp_path: Path) -> Non
                                    "jsonpath={.spec.type} {.spec.externalTrafficPolicy} {.status.loadBalancer.ingress[0].ip}")
         assert out == "LoadBalancer Local 10.0.20.202"
         assert await pool_counts(lab) == (3, 18)
-        r = await pf(lab, "php -r 'print_r(config_get_path(\"aliases/alias\"));' | grep mailserver")
+        # The procedures' alias listing, run by real php over the lab's config.xml.
+        r = await pf(lab, "php -r 'require_once(\"config.inc\"); foreach (config_get_path(\"aliases/alias\", [])"
+                          " as $a) { echo $a[\"name\"] . \" \" . $a[\"address\"] . \"\\n\"; }' | grep mailserver")
         assert r.stdout == "mailserver 10.0.20.202\n"
         assert "port = smtp -> 10.0.20.1 port 25" in (await pf(lab, "pfctl -sn")).stdout
 

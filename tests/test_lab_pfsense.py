@@ -121,9 +121,10 @@ async def test_malformed_and_missing_bootstrap(lab: Lab, tmp_path: Path) -> None
     bad.write_text(script.replace("'10.0.20.102',", "'10.0.20.102'"))
     await upload(lab, bad, "/tmp/bad.php")
     r = await run(lab, "php /tmp/bad.php")
-    assert r.exit_status == 255
-    assert r.stderr.startswith('PHP Parse error:  syntax error, unexpected single-quoted string "k8s-node3"')
-    assert r.stderr.rstrip().endswith("in /tmp/bad.php on line 27")
+    # Real php with pfSense's php.ini: the error is displayed on stdout.
+    assert (r.exit_status, r.stdout, r.stderr) == (
+        255, '\nParse error: syntax error, unexpected single-quoted string "k8s-node3", expecting "]"'
+        " in /tmp/bad.php on line 27\n", "")
     assert len(servers((await run(lab, SERVERS_STATE)).stdout)) == 16  # nothing applied
     r = await run(lab, "php /tmp/nope.php")
     assert (r.exit_status, r.stdout) == (1, "Could not open input file: /tmp/nope.php\n")

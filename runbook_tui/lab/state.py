@@ -110,6 +110,7 @@ class PfConfig:
     nat: list[NatRule] = field(default_factory=list)
     aliases: list[Alias] = field(default_factory=list)
     haproxy_section: bool = True
+    haproxy_enabled: bool = True  # <enable> in the section: haproxy_check_run starts it only then
 
     def pool(self, name: str) -> HAPool | None:
         return next((p for p in self.pools if p.name == name), None)

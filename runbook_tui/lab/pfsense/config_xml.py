@@ -191,6 +191,7 @@ def parse(text: str) -> PfConfig:
     cfg.haproxy_section = hap is not None
     if hap is None:
         return cfg
+    cfg.haproxy_enabled = hap.find("enable") is not None
     for f in hap.iterfind("ha_backends/item"):
         ext = f.find("a_extaddr/item")
         cfg.frontends.append(

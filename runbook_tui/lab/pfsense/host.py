@@ -7,9 +7,8 @@ pfSense, restarts no package: HAProxy keeps its old pools until ``pfSsh.php play
 haproxy`` regenerates its config from config.xml (REFERENCE.md, FreeBSD / pfSense).
 
 Commands (besides the shell builtins): ``sockstat``, ``socat`` (HAProxy runtime API on
-``/tmp/haproxy.socket``), ``pfctl -sn`` / ``pfctl -t ALIAS -T show``, ``php FILE`` (the infra
-repo's bootstrap, NAT flip/unflip and alias add/delete scripts, recognised by what they declare),
-``php -l FILE``, ``php -r CODE`` (code that mentions aliases lists them as ``name address``),
+``/tmp/haproxy.socket``), ``pfctl -sn`` / ``pfctl -t ALIAS -T show``, ``php FILE`` / ``php -l`` / ``php -r``
+(real php-cli over a stand-in for pfSense's config API, see ``php_cmd``),
 ``pfSsh.php playback svc start|stop|restart|status haproxy``, ``/etc/rc.reload_all``,
 ``ping -c N -t T IP``, ``nc -z -w T IP PORT``, ``haproxy -c -f FILE``, ``sha256``, ``hostname``.
 """
@@ -22,20 +21,10 @@ import time
 from pathlib import Path
 
 from runbook_tui.lab.pfsense import config_xml, haproxy
-from runbook_tui.lab.pfsense.php import PHPParseError, Script
+from runbook_tui.lab.pfsense.php_cmd import PhpCommand
 from runbook_tui.lab.shell import Result, Shell, split_flags
 from runbook_tui.lab.shell.builtins import b_sha256
-from runbook_tui.lab.state import (
-    MAIL_PORTS,
-    WAN_IF,
-    WAN_IP,
-    Alias,
-    HAFrontend,
-    HAPool,
-    HAServer,
-    LabState,
-    PfConfig,
-)
+from runbook_tui.lab.state import WAN_IF, WAN_IP, LabState, PfConfig
 
 CONFIG = "/cf/conf/config.xml"
 CACHE = "/tmp/config.cache"
@@ -48,10 +37,12 @@ SERVICE_NAMES = {25: "smtp", 465: "smtps", 587: "submission", 993: "imaps", 80: 
 class PfSense:
     """pfSense's file tree and command handlers, over the shared LabState."""
 
-    def __init__(self, root: Path, state: LabState):
+    def __init__(self, root: Path, state: LabState, php: str | None = None):
         self.root = Path(root)
         self.state = state
         self.pid_seq = 40000
+        # php=None: find php-cli on PATH; "" : run without it (the recogniser).
+        self.php_command = PhpCommand(self, php)
 
     # -- the file tree -----------------------------------------------------------------
     def path(self, host_path: str) -> Path:
@@ -75,24 +66,50 @@ class PfSense:
         elif sock.exists():
             sock.unlink()
 
-    def load_config(self) -> PfConfig:
-        """What pfSense's PHP sees: the cache when present, else config.xml (then cached)."""
+    def load_config_text(self) -> str:
+        """What pfSense's PHP reads: the cache when present, else config.xml (then cached)."""
         cache = self.path(CACHE)
         if cache.exists():
+            text = cache.read_text(encoding="utf-8")
             try:
-                return config_xml.parse(cache.read_text(encoding="utf-8"))
+                config_xml.parse(text)
+                return text
             except config_xml.ConfigXMLError:
                 cache.unlink()  # pfSense drops an unreadable cache and re-parses
         text = self.path(CONFIG).read_text(encoding="utf-8")
-        cfg = config_xml.parse(text)  # may raise ConfigXMLError
+        config_xml.parse(text)  # may raise ConfigXMLError
         cache.write_text(text, encoding="utf-8")
-        return cfg
+        return text
+
+    def load_config(self) -> PfConfig:
+        return config_xml.parse(self.load_config_text())
+
+    def config_for_edit(self) -> PfConfig:
+        """The config a script edits; the running one when config.xml is unreadable."""
+        try:
+            return self.load_config()
+        except (config_xml.ConfigXMLError, OSError):
+            return PfConfig(
+                list(self.state.running.frontends), list(self.state.running.pools),
+                list(self.state.running.nat), list(self.state.running.aliases),
+            )
 
     def write_config(self, cfg: PfConfig, descr: str) -> None:
-        old = self.path(CONFIG)
-        if old.exists():
-            os.replace(old, self.path(f"/cf/conf/backup/config-{int(time.time())}.xml"))
         text = config_xml.render(cfg, int(time.time()), f"admin@10.0.10.50 (Local Database): {descr}")
+        self.write_config_text(text)
+
+    def write_config_text(self, text: str, backup: bool = True) -> None:
+        """config.lib.inc write_config(): back up the old file, write the new one and the cache.
+        A file that does not parse is kept as config.xml.bad and the old one stays, as
+        pfSense's re-read after writing does."""
+        try:
+            config_xml.parse(text)
+        except config_xml.ConfigXMLError:
+            self.path("/cf/conf/config.xml.bad").write_text(text, encoding="utf-8")
+            return
+        old = self.path(CONFIG)
+        if old.exists() and backup:
+            os.replace(old, self.path(f"/cf/conf/backup/config-{int(time.time())}.xml"))
         self.path(CONFIG).write_text(text, encoding="utf-8")
         self.path(CACHE).write_text(text, encoding="utf-8")
 
@@ -105,7 +122,8 @@ class PfSense:
         """haproxy_configure: load the section and (re)start; False when nothing to run."""
         self.state.running.frontends = list(cfg.frontends)
         self.state.running.pools = list(cfg.pools)
-        runnable = cfg.haproxy_section and any(f.status == "active" for f in cfg.frontends)
+        runnable = (cfg.haproxy_section and cfg.haproxy_enabled
+                    and any(f.status == "active" for f in cfg.frontends))
         if runnable and start:
             self.state.restart_haproxy()
         elif not runnable:
@@ -121,7 +139,7 @@ class PfSense:
                 "sockstat": self.sockstat,
                 "socat": self.socat,
                 "pfctl": self.pfctl,
-                "php": self.php,
+                "php": self.php_command,
                 "pfSsh.php": self.pfssh,
                 "/etc/rc.reload_all": self.reload_all,
                 "rc.reload_all": self.reload_all,
@@ -232,119 +250,6 @@ class PfSense:
             )
         lines.append('rdr-anchor "miniupnpd" all')
         return "\n".join(lines) + "\n"
-
-    # -- php -------------------------------------------------------------------------
-    def php(self, sh: Shell, args: list[str], stdin: str) -> Result:
-        flags, rest = split_flags(args[1:], with_value="r")
-        if "r" in flags:
-            return self._php_inline(flags["r"])
-        if not rest:
-            return Result(stderr="Usage: php [options] [-f] <file> [--] [args...]\n", code=1)
-        path = rest[0]
-        try:
-            src = sh.read(path)
-        except OSError:
-            return Result(f"Could not open input file: {path}\n", code=1)
-        try:
-            script = Script(src)
-        except PHPParseError as err:
-            msg = err.message(sh.abspath(path))
-            if "l" in flags:
-                return Result(f"{msg}\nErrors parsing {path}\n", code=255)
-            return Result(stderr=msg + "\n", code=255)
-        if "l" in flags:
-            return Result(f"No syntax errors detected in {path}\n")
-        if script.calls("build_pool") or script.has_var("NODES"):
-            return self._bootstrap(sh, script)
-        if script.has_var("NAT_TARGET"):
-            return self._nat_retarget(sh, script)
-        if script.has_var("ALIAS_NAME"):
-            if script.has_var("ALIAS_ADDRESS"):
-                return self._alias_add(sh, script)
-            return self._alias_delete(sh, script)
-        return Result()
-
-    def _php_inline(self, code: str) -> Result:
-        if "alias" in code:
-            return Result("".join(f"{a.name} {' '.join(a.addresses)}\n" for a in self.state.running.aliases))
-        return Result()
-
-    def _config_for_edit(self) -> PfConfig:
-        try:
-            return self.load_config()
-        except (config_xml.ConfigXMLError, OSError):
-            return PfConfig(
-                list(self.state.running.frontends), list(self.state.running.pools),
-                list(self.state.running.nat), list(self.state.running.aliases),
-            )
-
-    def _bootstrap(self, sh: Shell, script: Script) -> Result:
-        nodes = script.var("NODES")
-        if not isinstance(nodes, dict) or not all(isinstance(v, str) for v in nodes.values()):
-            return Result(stderr="PHP Fatal error:  Uncaught TypeError: foreach() argument must be of type array|object\n", code=255)
-        inter = script.var("CHECK_INTER")
-        inter = inter if isinstance(inter, int) else 120000
-        pools = [
-            HAPool(name, [HAServer(n, ip, port) for n, ip in nodes.items()], checkinter=inter)
-            for name, port, *_ in script.calls("build_pool")
-            if isinstance(name, str) and isinstance(port, int)
-        ]
-        fronts = [
-            HAFrontend(c[0], c[1], c[2], descr=c[3] if len(c) > 3 and isinstance(c[3], str) else "")
-            for c in script.calls("build_frontend")
-            if len(c) >= 3 and isinstance(c[0], str) and isinstance(c[1], int) and isinstance(c[2], str)
-        ]
-        cfg = self._config_for_edit()
-        cfg.haproxy_section = True
-        cfg.pools = [p for p in cfg.pools if not p.name.startswith("mailserver_")] + pools
-        cfg.frontends = [f for f in cfg.frontends if not f.name.startswith("mailserver_")] + fronts
-        self.write_config(cfg, "pfsense-haproxy-bootstrap.php: mailserver frontends + backends")
-        ok = self.apply_haproxy(cfg)
-        sh.mutate()
-        return Result(f"haproxy_check_and_run rc={'OK' if ok else 'FAILED'}\n", code=0 if ok else 1)
-
-    def _nat_retarget(self, sh: Shell, script: Script) -> Result:
-        target = script.var("NAT_TARGET")
-        ports = script.var("PORTS") or list(MAIL_PORTS.values())
-        cfg = self._config_for_edit()
-        changed = 0
-        for r in cfg.nat:
-            if r.interface == "wan" and r.port in ports and r.target != target:
-                r.target = target
-                changed += 1
-        if changed:
-            self.write_config(cfg, f"NAT: mail ports -> {target}")
-            sh.mutate()
-        self.apply_filter(cfg)
-        return Result(f"nat rules retargeted: {changed} -> {target}\nfilter_configure rc=OK\n")
-
-    def _alias_add(self, sh: Shell, script: Script) -> Result:
-        name, address = script.var("ALIAS_NAME"), script.var("ALIAS_ADDRESS")
-        cfg = self._config_for_edit()
-        existing = cfg.alias(name)
-        if existing:
-            return Result(f"alias {name} already present ({' '.join(existing.addresses)})\n")
-        cfg.aliases.append(Alias(name, [address], descr=str(script.var("ALIAS_DESCR") or "")))
-        self.write_config(cfg, f"Alias {name} -> {address} added")
-        self.apply_filter(cfg)
-        sh.mutate()
-        return Result(f"alias {name} -> {address} added\n")
-
-    def _alias_delete(self, sh: Shell, script: Script) -> Result:
-        name = script.var("ALIAS_NAME")
-        cfg = self._config_for_edit()
-        user = next((r for r in cfg.nat if r.target == name), None)
-        if user:
-            return Result(
-                f"alias {name} is still referenced by NAT rule '{user.descr}'; not deleting\n", code=1
-            )
-        if cfg.alias(name) is None:
-            return Result(f"alias {name} not present\n")
-        cfg.aliases = [a for a in cfg.aliases if a.name != name]
-        self.write_config(cfg, f"Alias {name} deleted")
-        self.apply_filter(cfg)
-        sh.mutate()
-        return Result(f"alias {name} deleted\n")
 
     # -- services ----------------------------------------------------------------------
     def pfssh(self, sh: Shell, args: list[str], stdin: str) -> Result:
