@@ -183,7 +183,12 @@ async def test_broken_backup_fails_xmllint_on_the_backup_host(lab: Lab) -> None:
     r = await run(lab, "grep -c '<haproxy>' /mnt/backup/pfsense/" + backup_name(9), host="backup-host")
     assert r.stdout == "0\n"
     r = await run(lab, "nosuchcmd", host="backup-host")
-    assert (r.exit_status, r.stderr) == (127, "sh: 1: nosuchcmd: not found\n")
+    assert (r.exit_status, r.stderr.splitlines()[0]) == (127, "sh: 1: nosuchcmd: not found")
+    # pfSense's lab shell names the commands it fakes, its own among them.
+    r = await run(lab, "sysctl -n kern.hostname")
+    assert r.exit_status == 127 and r.stderr.splitlines()[0] == "sh: sysctl: not found"
+    faked = r.stderr.splitlines()[1].split("this lab's shell fakes: ", 1)[1].split(", ")
+    assert {"pfctl", "socat", "sockstat", "php", "pfSsh.php", "/etc/rc.reload_all"} <= set(faked)
 
 
 async def test_sftp_stays_inside_the_host_folder(lab: Lab, tmp_path: Path) -> None:

@@ -48,7 +48,12 @@ def test_connectors_and_status(sh: Shell) -> None:
     assert run(sh, "true; echo $?; false; echo \"rc=$?\"").stdout == "0\nrc=1\n"
     assert run(sh, "echo '$?'").stdout == "$?\n"
     r = run(sh, "nosuch --flag")
-    assert (r.code, r.stderr) == (127, "sh: nosuch: not found\n")
+    first, lab_line = r.stderr.splitlines()
+    assert (r.code, first) == (127, "sh: nosuch: not found")
+    # Then the lab says what it fakes instead.
+    assert lab_line.startswith("runbook-tui lab: nosuch: not found; this lab's shell fakes: ")
+    faked = lab_line.split("fakes: ", 1)[1].split(", ")
+    assert {"grep", "awk", "echo", "exit", "exec"} <= set(faked) and "nosuch" not in faked
 
 
 def test_files_and_mutation(sh: Shell, tmp_path: Path) -> None:

@@ -112,6 +112,11 @@ class Shell:
             f.write(text)
         self.mutate()
 
+    def not_faked(self, name: str) -> str:
+        """The lab's word on a command it does not have, listing the ones it fakes."""
+        faked = sorted({*self.commands, "exec", "exit", ":"}, key=lambda c: (c.startswith("/"), c))
+        return f"runbook-tui lab: {name}: not found; this lab's shell fakes: {', '.join(faked)}\n"
+
     def sh_error(self, msg: str) -> str:
         return ("sh: 1: " if self.flavor == "linux" else "sh: ") + msg + "\n"
 
@@ -214,7 +219,9 @@ class Shell:
             self.commands.get(posixpath.basename(name)) if "/" in name else None
         )
         if handler is None:
+            # sh's own line first (what a script reading stderr expects), then what the lab has.
             o.err.append(self.sh_error(f"{name}: not found"))
+            o.err.append(self.not_faked(name))
             return 127
         res = handler(self, args, stdin)
         o.out.append(res.stdout)
