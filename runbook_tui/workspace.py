@@ -109,7 +109,7 @@ class Workspace:
         concurrency: int | None = None,
         before_step: Callable[[Step], Awaitable[None]] | None = None,
     ) -> Engine:
-        from runbook_tui.engine.locks import TargetLocks
+        from runbook_tui.engine.locks import TeamLock
         from runbook_tui.headless.journal import Journal
 
         if resume is not None:
@@ -122,13 +122,23 @@ class Workspace:
             dry_run=dry, offline=offline, lab=self.is_lab, run_id=run_id,
             inventory_path=self.inventory_path, accept_host_keys=self.accept_host_keys,
             # A dry run changes nothing, so it excludes nobody (read-only runs never ask).
-            change_lock=None if dry else TargetLocks(self._locks_dir(), self.inventory),
+            change_lock=None if dry else TeamLock.for_inventory(self._locks_dir(), self.inventory),
             wait_for_lock=wait_for_lock, before_step=before_step,
         )
         if concurrency is not None:
             options.concurrency = concurrency
         return Engine(procedure, self.inventory, inputs=inputs, gates=gates, subscribers=subs,
                       options=options, catalog=self.catalog, resume=resume.state if resume else None)
+
+    async def change_lock_holder(self) -> str | None:
+        """Who is changing these targets now (the cluster's Lease, else this machine's locks),
+        in one sentence for the home screen, or None."""
+        import asyncio
+
+        from runbook_tui.engine.locks import TeamLock
+
+        lock = TeamLock.for_inventory(self._locks_dir(), self.inventory)
+        return await asyncio.to_thread(lock.holder_sentence)
 
     def _locks_dir(self) -> Path:
         from runbook_tui.headless.journal import state_dir

@@ -33,9 +33,9 @@ async def test_home_lists_procedures_with_kind_and_last_outcome(journal: Path):
         table = app.screen.query_one("#procedures", DataTable)
         assert [str(k.value) for k in table.rows] == ["change", "cleanup", "flood", "guarded", "hello", "manual", "sleepy"]
         hello, change = cells(table, "hello"), cells(table, "change")
-        assert hello[1] == "Say hello" and "read-only" in hello[2] and "succeeded" in hello[3]
-        assert "mutating" in change[2] and "failed" in change[3]
-        assert "never run" in cells(table, "flood")[3]
+        assert hello[3] == "Say hello" and "read-only" in hello[1] and "succeeded" in hello[2]
+        assert "mutating" in change[1] and "failed" in change[2]
+        assert "never run" in cells(table, "flood")[2]
         banner = app.screen.query_one(ModeBanner)
         assert "LIVE" in str(banner.render()) and banner.has_class("-live")
         targets = app.screen.query_one("#targets", DataTable)

@@ -36,7 +36,7 @@ async def test_happy_path_runs_and_journals(tmp_path: Path):
         assert "SUCCEEDED" in str(run.query_one("#run-status").render())
         await pilot.press("escape")
         home = await screen_is(pilot, "HomeScreen")
-        await wait_for(pilot, lambda: "succeeded" in str(home.query_one("#procedures").get_row("hello")[3]),
+        await wait_for(pilot, lambda: "succeeded" in str(home.query_one("#procedures").get_row("hello")[2]),
                        what="last outcome on home")
     (finished,) = events(tmp_path, "run_finished")
     assert finished["outcome"] == "succeeded" and finished["run_id"] == "20250101-120000-hello-000001"
@@ -69,7 +69,7 @@ async def test_resume_an_interrupted_run(tmp_path: Path):
         await wait_for(pilot, lambda: app.screen.request.kind == "confirm", what="confirm")
         await pilot.press("y")
         await wait_for(pilot, lambda: app.screen.request.kind == "typed", what="typed")
-        run.action_cancel()  # the operator walks away at the typed gate
+        run.cancel_run()  # the operator walks away at the typed gate
         await run_finished(pilot)
         assert run.state.outcome == "aborted"
         await screen_is(pilot, "RunScreen")
@@ -79,7 +79,7 @@ async def test_resume_an_interrupted_run(tmp_path: Path):
         runs = await screen_is(pilot, "RunsScreen")
         await wait_for(pilot, lambda: runs.runs, what="the runs list")
         assert runs.runs[0].outcome == "aborted"
-        await pilot.press("u")
+        await pilot.press("enter")  # resume
         resumed = await wait_for(pilot, lambda: next((s for s in app.screen_stack if type(s).__name__ == "RunScreen"
                                                       and s is not run), None), what="the resumed run")
         assert resumed.resume is not None and resumed.state.step("write").status == "pending"

@@ -37,8 +37,10 @@ async def test_runs_timeline_and_report_export(journal: Path):
         await pilot.press("down")
         await wait_for(pilot, lambda: timeline.row_count and "hello" in str(
             runs.query_one("#timeline-title").render()), what="the other run's timeline")
-        assert "u: resume" not in str(runs.query_one("#runs-status", Static).render())  # it succeeded
-        await pilot.press("u")  # nothing to resume: says so, stays
+        status = runs.query_one("#runs-status", Static)
+        assert "resume" not in str(status.render())  # it succeeded
+        await pilot.press("enter")  # nothing to resume: says why, stays
+        await wait_for(pilot, lambda: "already succeeded; nothing to resume" in str(status.render()), what="why not")
         assert app.screen is runs
         await pilot.press("escape")
         await screen_is(pilot, "HomeScreen")

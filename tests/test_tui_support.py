@@ -23,6 +23,7 @@ PROCEDURES = "tests/data/tui"  # relative: paths shown on screen must not depend
 def make_app(journal: Path, **kwargs: Any) -> RunbookApp:
     """An app over the small local procedures, with a frozen clock and fixed run ids."""
     kwargs.setdefault("procedures", PROCEDURES)
+    kwargs.setdefault("preferences", Path(journal) / "preferences.json")  # not the user's saved theme
     return RunbookApp(
         journal_dir=journal,
         clock=lambda: 0.0,

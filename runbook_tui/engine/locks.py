@@ -5,9 +5,10 @@ dies, so a lock can never outlive its holder. The file also says who holds it (u
 run, since when); a file that still names a holder when we get the lock means that holder died
 without letting go, and taking it over is said out loud.
 
-``ChangeLock`` is what the engine asks for before the plan gate of a mutating run. Today it
-is ``TargetLocks`` (files in the state folder); a team-wide lock (a Kubernetes Lease) plugs in
-behind the same two methods.
+``ChangeLock`` is what the engine asks for before the plan gate of a mutating run:
+``TargetLocks`` (files in the state folder) for one machine, and ``TeamLock``, which adds a
+Kubernetes Lease in each cluster namespace the inventory names (transports/kube/lease.py), so
+operators on different machines exclude each other too.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import json
+import logging
 import os
 import re
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +28,12 @@ from typing import TYPE_CHECKING, Protocol
 from runbook_tui.errors import RunbookError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from runbook_tui.language.inventory import Inventory
+    from runbook_tui.transports.kube.lease import ClusterLease, LeaseState
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,8 +45,20 @@ class Holder:
 
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
-        run = f", run {self.run_id}" if self.run_id else ""
-        return f"{self.operator} (pid {self.pid}{run}) since {when}"
+        return f"{self.identity()} since {when}"
+
+    def identity(self) -> str:
+        """user@host with pid and run: a Lease's holderIdentity (``from_identity`` reads it)."""
+        about = ([f"pid {self.pid}"] if self.pid else []) + ([f"run {self.run_id}"] if self.run_id else [])
+        return f"{self.operator} ({', '.join(about)})" if about else self.operator
+
+    @classmethod
+    def from_identity(cls, identity: str, since: float) -> "Holder":
+        """A holder from a Lease; an identity some other tool wrote is kept whole as the operator."""
+        m = re.fullmatch(r"(.+?) \((?:pid (\d+))?(?:, )?(?:run ([^)]*))?\)", identity)
+        if not m:
+            return cls(identity, 0, since)
+        return cls(m.group(1), int(m.group(2) or 0), since, m.group(3) or "")
 
 
 class LockHeld(RunbookError):
@@ -78,6 +98,20 @@ class FileLock:
         os.fsync(fd)
         self._fd = fd
         return stale
+
+    def peek(self) -> Holder | None:
+        """Who holds the lock now, without taking it (None when free)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_holder(fd)
+        finally:
+            os.close(fd)  # closing also drops a shared lock we got
+        return None
 
     def release(self) -> None:
         if self._fd is None:
@@ -157,3 +191,154 @@ def _target_keys(inventory: "Inventory") -> set[tuple[str, str]]:
 
 def _slug(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:150]
+
+
+class TeamLock:
+    """This machine's ``TargetLocks``, then the Lease of each cluster namespace the inventory's
+    Kubernetes targets name, so operators on other machines are kept out too. The Leases are
+    renewed in the background while the run lives and cleared at its end. Where the inventory
+    has no cluster, or the cluster refuses us Leases (403, 404) or cannot be reached, the local
+    locks alone apply and the run is told so: a rollback during a cluster outage must still run.
+    """
+
+    POLL = 1.0
+
+    def __init__(self, local: TargetLocks, leases: list["ClusterLease"]):
+        self.local = local
+        self.leases = leases
+        self.lost: list[str] = []  # Leases taken from us mid-run (we stalled past their duration)
+        self._held: list[ClusterLease] = []
+        self._identity = ""
+        self._renewer: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_inventory(cls, directory: Path, inventory: "Inventory") -> "TeamLock":
+        from runbook_tui.transports.kube.lease import ClusterLease
+
+        leases: dict[tuple[str, str], ClusterLease] = {}
+        for name, target in sorted(inventory.targets.items()):
+            if target.kubernetes is not None:
+                lease = ClusterLease(name, target.kubernetes)
+                leases.setdefault(lease.key, lease)  # two targets in one namespace: one Lease
+        return cls(TargetLocks(directory, inventory), [leases[key] for key in sorted(leases)])
+
+    async def acquire(self, holder: Holder, *, wait: bool) -> list[str]:
+        while True:
+            try:
+                return await self._acquire_all(holder)
+            except LockHeld:
+                if not wait:
+                    raise
+                await asyncio.sleep(self.POLL)
+
+    async def _acquire_all(self, holder: Holder) -> list[str]:
+        from runbook_tui.transports.kube.lease import LeaseBusy, LeaseUnavailable
+
+        for letting_go in list(_LETTING_GO):  # an earlier run of this process, still clearing its Lease
+            await asyncio.to_thread(letting_go.join)
+        notes = self.local._acquire_all(holder)
+        identity, held = holder.identity(), []
+        try:
+            for lease in self.leases:
+                try:
+                    taken = await asyncio.to_thread(lease.acquire, identity)
+                except LeaseBusy as busy:
+                    raise LockHeld(lease.what, _lease_holder(busy.state)) from None
+                except LeaseUnavailable as err:
+                    notes.append(f"{err} Only this machine's lock keeps other runs out of target {lease.target_name}.")
+                    continue
+                held.append(lease)
+                if taken is not None:
+                    notes.append(f"took over {lease.what} from {_lease_holder(taken).describe()}: "
+                                 f"it was not renewed and expired at {_clock(taken.expires)}.")
+        except BaseException:
+            _let_go_later(held, identity)
+            self.local.release()
+            raise
+        if not self.leases:
+            notes.append("The inventory has no Kubernetes target to hold a team-wide Lease in: "
+                         "only this machine's lock keeps other runs out.")
+        self._held, self._identity = held, identity
+        if held:
+            self._renewer = asyncio.get_running_loop().create_task(self._renew())
+        return notes
+
+    async def _renew(self) -> None:
+        from runbook_tui.errors import KubeError
+
+        interval = max(0.2, min(lease.seconds for lease in self._held) / 3)
+        while self._held:
+            await asyncio.sleep(interval)
+            for lease in list(self._held):
+                try:
+                    ours = await asyncio.to_thread(lease.renew, self._identity)
+                except KubeError:
+                    continue  # a blip: the next renewal, still within the lease, tries again
+                if not ours:
+                    self._held.remove(lease)
+                    self.lost.append(f"{lease.what} was taken over by another run after ours stopped renewing it.")
+                    logger.warning(self.lost[-1])
+
+    def release(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            self._renewer = None
+        _let_go_later(self._held, self._identity)
+        self._held = []
+        self.local.release()
+
+    def holder_sentence(self) -> str | None:
+        """Who changes these targets now, in one sentence, or None. Blocking: call from a thread."""
+        from runbook_tui.errors import KubeError
+        from runbook_tui.transports.kube.lease import now
+
+        for lease in self.leases:
+            try:
+                state = lease.read()
+            except KubeError:
+                continue
+            finally:
+                lease.close()
+            if state is not None and state.held(now()):
+                return f"{_lease_holder(state).describe()} holds {lease.what}: changes wait until it is done."
+        for lock in self.local.locks:
+            holder = lock.peek()
+            if holder is not None:
+                return f"{holder.describe()} holds the lock on {lock.what}: changes wait until it is done."
+        return None
+
+
+_LETTING_GO: set[threading.Thread] = set()
+
+
+def _let_go_later(leases: list["ClusterLease"], identity: str) -> None:
+    """Clear the Leases from a thread: ``release`` is called from the event loop, the official
+    client blocks, and the API may be served by that very loop (the lab). Not a daemon: the
+    interpreter waits for it before exiting, so a finished run never leaves its Lease behind."""
+    if not leases:
+        return
+    thread = threading.Thread(target=_let_go, args=(list(leases), identity), name="lease-release")
+    _LETTING_GO.add(thread)
+    thread.start()
+
+
+def _let_go(leases: list["ClusterLease"], identity: str) -> None:
+    from runbook_tui.errors import KubeError
+
+    for lease in reversed(leases):
+        try:
+            lease.release(identity)
+        except KubeError:
+            pass  # unreachable now: the Lease expires by itself within its duration
+        finally:
+            lease.close()
+    _LETTING_GO.discard(threading.current_thread())
+
+
+def _lease_holder(state: "LeaseState") -> Holder:
+    since = state.acquired.timestamp() if state.acquired else time.time()
+    return Holder.from_identity(state.holder, since)
+
+
+def _clock(when: "datetime | None") -> str:
+    return time.strftime("%H:%M:%S", time.localtime(when.timestamp())) if when else "an unknown time"

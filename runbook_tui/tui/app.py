@@ -20,9 +20,12 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
+from runbook_tui.textsafe import printable
+from runbook_tui.tui.colours import marker_variables
 from runbook_tui.tui.commands import RunbookCommands
 from runbook_tui.tui.messages import WorkspaceFailed, WorkspaceReady
 from runbook_tui.tui.mode import Mode
+from runbook_tui.tui.preferences import save, saved_theme
 from runbook_tui.tui.router import Router
 from runbook_tui.tui.sentences import error_sentence
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
@@ -32,10 +35,19 @@ class RunbookApp(App[int]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "runbook-tui"
     COMMANDS = App.COMMANDS | {RunbookCommands}
+    # One key map for every screen (tests/test_tui_keymap.py holds it to that). ? and F1 act on
+    # modals too (priority); ? stays a character wherever one is being typed (Textual leaves a key
+    # an Input consumes to the Input).
     BINDINGS = [
         Binding("ctrl+c", "quit", "Quit", priority=True, show=False),
         Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", priority=True),
+        Binding("f1", "help", "Help", priority=True, show=False),
+        Binding("ctrl+p", "command_palette", "Commands", tooltip="every procedure's run, dry-run and walk "
+                "through; the runs; the theme", priority=True, show=False),
     ]
+    # Screens narrower than 100 columns are "-narrow" (app.tcss rearranges them for 80x24).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     mode: reactive[Mode] = reactive(Mode, always_update=True, init=False)
 
@@ -53,8 +65,14 @@ class RunbookApp(App[int]):
         journal_dir: str | Path | None = None,
         clock: Callable[[], float] | None = None,
         run_ids: Callable[[str], str] | None = None,
+        preferences: Path | None = None,
     ) -> None:
         super().__init__()
+        # The theme chosen last time (tui/preferences.py); tests and screenshots pass their own file.
+        self.preferences = preferences
+        theme = saved_theme(preferences)
+        if theme in self.available_themes:
+            self.theme = theme
         self.options: dict[str, Any] = dict(
             inventory=inventory, procedures=procedures, lab=lab, faults=tuple(faults), phase=phase,
             accept_host_keys=tuple(accept_host_keys),
@@ -73,8 +91,13 @@ class RunbookApp(App[int]):
 
     # ------------------------------------------------------------- lifecycle
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.router.home()
         self.call_after_refresh(self.open_workspace)  # after the first frame is on screen
+
+    def _remember_theme(self, theme: Any) -> None:
+        if (problem := save({"theme": theme.name}, self.preferences)) is not None:
+            self.notify(printable(problem), severity="warning", timeout=6)
 
     @work(group="workspace", exit_on_error=False)
     async def open_workspace(self) -> None:
@@ -89,7 +112,8 @@ class RunbookApp(App[int]):
         if self.journal_dir is not None:
             ws.journal_dir = self.journal_dir
         self.workspace = ws
-        self.mode = replace(self.mode, lab=ws.is_lab, targets=tuple(ws.inventory.targets))
+        faults = tuple(f.strip() for f in self.options["faults"]) if ws.is_lab else ()
+        self.mode = replace(self.mode, lab=ws.is_lab, targets=tuple(ws.inventory.targets), faults=faults)
         self._broadcast(WorkspaceReady())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -109,6 +133,21 @@ class RunbookApp(App[int]):
             for banner in screen.query(ModeBanner):
                 if banner.follows_app:
                     banner.mode = mode
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables and ``$marker-*``: meaning-carrying colours made readable on this
+        theme (tui/colours.py)."""
+        variables = super().get_css_variables()
+        self.theme_variables = {**variables, **marker_variables(variables)}
+        return self.theme_variables
+
+    # ----------------------------------------------------------------- help
+    def action_help(self) -> None:
+        """The keys of the screen on top; pressed again on the help itself, closes it."""
+        if getattr(self.screen, "source_name", None) is not None:
+            self.screen.dismiss(None)
+            return
+        self.push_screen(self.router.help_screen(self.screen))
 
     # ----------------------------------------------------------------- quit
     @property

@@ -1,4 +1,4 @@
-"""Which world a run touches: LIVE, DRY-RUN or LAB, and the targets' names."""
+"""Which world a run touches: LIVE, DRY-RUN or LAB, the lab's active faults, and the targets' names."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ class Mode:
     offline: bool = False
     lab: bool = False
     targets: tuple[str, ...] = field(default_factory=tuple)
+    faults: tuple[str, ...] = field(default_factory=tuple)  # the lab's --fault specs, as given
 
     @property
     def kind(self) -> str:
@@ -21,7 +22,13 @@ class Mode:
 
     @property
     def label(self) -> str:
+        """LIVE, LAB, DRY-RUN (offline) · LAB, then the lab's faults: a rehearsal under injected
+        faults must not be mistaken for one of the healthy lab."""
         if self.kind == "dry-run":
             extra = " (offline)" if self.offline else ""
-            return f"DRY-RUN{extra}" + (" · LAB" if self.lab else "")
-        return self.kind.upper()
+            label = f"DRY-RUN{extra}" + (" · LAB" if self.lab else "")
+        else:
+            label = self.kind.upper()
+        if self.lab and self.faults:
+            label += " · faults: " + ", ".join(self.faults)
+        return label

@@ -83,3 +83,9 @@ class Router:
         from runbook_tui.tui.screens.quit import QuitScreen
 
         return QuitScreen(steps)
+
+    def help_screen(self, source: Screen) -> Screen[None]:
+        """The keys that work on SOURCE, read from its bindings."""
+        from runbook_tui.tui.screens.help import HelpScreen
+
+        return HelpScreen(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from runbook_tui.textsafe import printable
+from runbook_tui.tui.colours import marked
 from runbook_tui.tui.messages import RunsChanged, WorkspaceFailed, WorkspaceReady
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 
     from runbook_tui.tui.host import Host
 
-OUTCOME_STYLE = {"succeeded": "green", "failed": "red", "aborted": "red", "refused": "yellow", "interrupted": "magenta"}
 
 
 class HomeScreen(Screen):
@@ -29,7 +30,8 @@ class HomeScreen(Screen):
         app = getters.app(Host)  # RunbookApp, which screens do not import
 
     BINDINGS = [
-        Binding("enter", "run", "Run", priority=False),
+        # Priority: Enter is Run (not the table's "select"), in the footer and in the help alike.
+        Binding("enter", "run", "Run", priority=True),
         Binding("d", "dry_run", "Dry-run"),
         Binding("w", "walkthrough", "Walk through"),
         Binding("r", "runs", "Runs"),
@@ -49,7 +51,7 @@ class HomeScreen(Screen):
             yield Label("Targets", classes="section")
             yield DataTable(id="targets", cursor_type="row", zebra_stripes=True)
             yield Static(self._starting_text(), id="home-status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ^p is in the help (?)
 
     def _starting_text(self) -> str:
         if getattr(self.app, "workspace", None) is not None:
@@ -57,15 +59,17 @@ class HomeScreen(Screen):
         return "starting the lab…" if getattr(self.app, "options", {}).get("lab") else "loading procedures…"
 
     def on_mount(self) -> None:
-        # Fixed widths: columns do not jump as rows arrive (probes answer one by one).
+        # Fixed widths: columns do not jump as rows arrive (probes answer one by one). The title
+        # comes last, so on a narrow terminal it is what gets cut, not read-only/mutating.
         table = self.query_one("#procedures", DataTable)
-        for label, width in (("Procedure", 22), ("Title", 56), ("Changes", 10), ("Last run", None)):
+        for label, width in (("Procedure", 20), ("Changes", 9), ("Last run", 21), ("Title", None)):
             table.add_column(label, width=width)
         targets = self.query_one("#targets", DataTable)
         for label, width in (("Target", 13), ("Kind", 10), ("Address", 24), ("State", 11),
                              ("Host key / namespace", 20), ("Detail", None)):
             targets.add_column(label, width=width)
         table.focus()
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         if getattr(self.app, "workspace", None) is not None:
             self.post_message(WorkspaceReady())
         elif error := getattr(self.app, "workspace_error", None):
@@ -88,6 +92,10 @@ class HomeScreen(Screen):
     def _runs_changed(self) -> None:
         self.load_procedures()
 
+    def _theme_changed(self, _theme: object) -> None:
+        if self.procedures:
+            self.load_procedures()  # the markers' colours are the theme's
+
     def on_screen_resume(self) -> None:
         if self.procedures:
             self.load_procedures()  # a run may have finished meanwhile
@@ -103,11 +111,13 @@ class HomeScreen(Screen):
         table = self.query_one("#procedures", DataTable)
         row = table.cursor_row
         table.clear()
+        colours = self.app.theme_variables
         for p in self.procedures:
             last = outcomes.get(p.id)
-            kind = "[yellow]mutating[/]" if p.mutating else "[green]read-only[/]"
-            outcome = f"[{OUTCOME_STYLE.get(last.outcome, '')}]{last.outcome}[/] ({last.mode})" if last else "[dim]never run[/]"
-            table.add_row(p.id, printable(p.title), kind, outcome, key=p.id)
+            kind = marked(colours, "mutating" if p.mutating else "read-only", "mutating" if p.mutating else "read-only")
+            outcome = (marked(colours, last.outcome, f"{last.outcome} ({last.mode})") if last
+                       else marked(colours, "muted", "never run"))
+            table.add_row(p.id, kind, outcome, Text(printable(p.title)), key=p.id)
         if self.procedures:
             table.move_cursor(row=min(row, len(self.procedures) - 1))
         self._show_summary()
@@ -129,23 +139,26 @@ class HomeScreen(Screen):
     def _show_targets(self, states: list[Any], *, probing: bool) -> None:
         table = self.query_one("#targets", DataTable)
         table.clear()
+        colours = self.app.theme_variables
         for s in states:
             if probing or s.reachable is None:
-                state = "[dim]probing…[/]"
+                state = marked(colours, "muted", "probing…")
             elif s.reachable and not s.error:
-                state = "[green]reachable[/]"
+                state = marked(colours, "good", "reachable")
             elif s.reachable:
-                state = "[yellow]refused[/]"
+                state = marked(colours, "caution", "refused")
             else:
-                state = "[red]unreachable[/]"
+                state = marked(colours, "bad", "unreachable")
             if s.kind == "ssh":
-                key = {True: "[green]known[/]", False: "[red]UNKNOWN[/]", None: "[dim]–[/]"}[s.host_key_known]
+                key = {True: marked(colours, "good", "known"), False: marked(colours, "bad", "UNKNOWN"),
+                       None: marked(colours, "muted", "–")}[s.host_key_known]
             else:
-                key = f"{s.context or '(current)'} / {s.namespace or 'default'}"
+                key = Text(printable(f"{s.context or '(current)'} / {s.namespace or 'default'}"))
             detail = (s.error or s.version or s.fingerprint or "") if not probing else ""  # a target's words
-            table.add_row(s.name, s.kind, printable(s.address), state, printable(key), printable(detail), key=s.name)
+            table.add_row(Text(s.name), s.kind, Text(printable(s.address)), state, key, Text(printable(detail)),
+                          key=s.name)
         if not states:
-            table.add_row("[dim](no targets in the inventory)[/]", "", "", "", "", "")
+            table.add_row(marked(colours, "muted", "(no targets in the inventory)"), "", "", "", "", "")
 
     # ------------------------------------------------------------- selection
     @on(DataTable.RowHighlighted, "#procedures")

@@ -70,7 +70,7 @@ class InputsScreen(Screen):
             with Horizontal(id="inputs-buttons"):
                 yield Button(verb, id="start", variant="error" if self.mode.kind == "live" and p.mutating else "primary")
                 yield Button("Cancel", id="cancel")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ^p is in the help (?)
 
     def _field(self, name: str, spec: InputSpec) -> Any:
         if spec.type == "bool":

@@ -7,19 +7,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from runbook_tui.textsafe import printable
+from runbook_tui.tui.colours import marked
 from runbook_tui.tui.mode import Mode
 from runbook_tui.tui.sentences import error_sentence
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
-
-OUTCOME_STYLE = {"succeeded": "green", "failed": "red", "aborted": "red", "refused": "yellow", "interrupted": "magenta"}
 
 
 def clock(ts: float) -> str:
@@ -56,10 +57,11 @@ def describe(e: dict[str, Any]) -> str:
 
 class RunsScreen(Screen):
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        # Priority: Enter resumes the highlighted run from either table, in place of their "select".
+        Binding("enter", "resume", "Resume", priority=True),
         Binding("e", "export", "Export report"),
-        Binding("u", "resume", "Resume"),
         Binding("g", "reload", "Reload"),
+        Binding("escape", "app.pop_screen", "Back"),
     ]
 
     def __init__(self) -> None:
@@ -77,12 +79,13 @@ class RunsScreen(Screen):
                 yield Label("Timeline", classes="section", id="timeline-title")
                 yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ^p is in the help (?)
 
     def on_mount(self) -> None:
         self.query_one("#runs", DataTable).add_columns("Started", "Procedure", "Mode", "Outcome")
         self.query_one("#timeline", DataTable).add_columns("Time", "Step", "What")
         self.query_one("#runs", DataTable).focus()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.action_reload())  # outcome colours
         self.action_reload()
 
     @property
@@ -97,9 +100,10 @@ class RunsScreen(Screen):
         self.runs = await asyncio.to_thread(list_runs, self.directory)
         table = self.query_one("#runs", DataTable)
         table.clear()
+        colours = self.app.theme_variables
         for r in self.runs:
-            style = OUTCOME_STYLE.get(r.outcome, "")
-            table.add_row(clock(r.started), r.procedure, r.mode, f"[{style}]{r.outcome}[/]", key=r.run_id)
+            table.add_row(clock(r.started), Text(r.procedure), Text(r.mode), marked(colours, r.outcome, r.outcome),
+                          key=r.run_id)
         if not self.runs:
             self.query_one("#runs-status", Static).update("[dim]No runs yet in the journal.[/]")
         else:
@@ -136,7 +140,7 @@ class RunsScreen(Screen):
         self.query_one("#timeline-title", Label).update(printable(f"Timeline · {run.title} · {run.run_id}"))
         status = f"[dim]{lines} output lines · e: export the Markdown report"
         if run.outcome != "succeeded":
-            status += " · u: resume"
+            status += " · Enter: resume"
         self.query_one("#runs-status", Static).update(status + "[/]")
 
     def action_export(self) -> None:
@@ -156,12 +160,17 @@ class RunsScreen(Screen):
 
         run = self.selected
         app: Any = self.app
-        if run is None or app.workspace is None:
+        if run is None:
+            return
+        if app.workspace is None:
+            self.notify(printable(app.workspace_error or "Still starting: try again in a moment."), severity="warning")
             return
         try:  # the workspace decides, as for `runbook-tui resume`: lab vs live, mode, the run's lock
             again = app.workspace.resume(str(run.path))
-        except RunbookError as exc:
-            self.notify(printable(error_sentence(exc)), severity="error", timeout=8)
+        except RunbookError as exc:  # e.g. it succeeded: nothing to resume; another process holds it
+            why = printable(error_sentence(exc))
+            self.query_one("#runs-status", Static).update(Content(f"Cannot resume: {why}"))
+            self.notify(why, severity="error", timeout=8)
             return
         mode = Mode(dry_run=again.dry_run, offline=again.offline, lab=app.mode.lab, targets=app.mode.targets)
         app.router.open_run(again.procedure, again.inputs, mode=mode, resume=again)

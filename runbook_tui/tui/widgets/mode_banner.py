@@ -21,7 +21,7 @@ class ModeBanner(Static):
         background: $primary-darken-2;
     }
     ModeBanner.-live { background: #b01c1c; }
-    ModeBanner.-dry-run { background: #b36b00; }
+    ModeBanner.-dry-run { background: #8f5600; }  /* amber dark enough for white text at 4.5:1 */
     ModeBanner.-lab { background: #1f4fa8; }
     """
 

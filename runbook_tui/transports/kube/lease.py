@@ -1,0 +1,250 @@
+"""A team-wide lock in the cluster: the ``coordination.k8s.io/v1`` Lease ``runbook-tui`` in the
+namespace of the inventory's Kubernetes target, the way Kubernetes' own controllers elect a
+leader.
+
+Whoever holds it names itself in ``holderIdentity``, renews ``renewTime`` while it lives, and
+clears ``holderIdentity`` when done. A holder that stops renewing (its machine crashed) is
+taken over once ``renewTime + leaseDurationSeconds`` has passed. Every write carries the
+``resourceVersion`` it read, so of two operators writing at once the API refuses one with 409
+Conflict and exactly one wins.
+
+Synchronous, like the official client: call it from a thread (``asyncio.to_thread``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from runbook_tui.errors import KubeError
+from runbook_tui.language.inventory import KubeTarget
+from runbook_tui.transports.kube.config import kubeconfig_path, new_api_client, read_kubeconfig
+from runbook_tui.transports.kube.errors import translate
+
+LEASE_NAME = "runbook-tui"
+DEFAULT_SECONDS = 30
+# A shorter lease for tests and impatient sites: a crashed holder is taken over sooner.
+SECONDS_ENV = "RUNBOOK_TUI_LEASE_SECONDS"
+TIMEOUT = (5, 10)  # (connect, read) seconds: a lock must not hang a run
+ATTEMPTS = 5  # conflicting writes retried (each re-reads first)
+
+
+def lease_seconds() -> int:
+    try:
+        return max(1, int(os.environ.get(SECONDS_ENV, DEFAULT_SECONDS)))
+    except ValueError:
+        return DEFAULT_SECONDS
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    """A Lease as read: who holds it (``""`` when free) and until when."""
+
+    holder: str
+    acquired: datetime | None
+    renewed: datetime | None
+    seconds: int
+    transitions: int
+    resource_version: str
+
+    @property
+    def expires(self) -> datetime | None:
+        last = self.renewed or self.acquired
+        return last + timedelta(seconds=self.seconds) if last else None
+
+    def held(self, now: datetime) -> bool:
+        """Held by someone, and renewed recently enough to still count."""
+        return bool(self.holder) and self.expires is not None and self.expires >= now
+
+
+class LeaseBusy(KubeError):
+    """Someone else holds the Lease, and it has not expired."""
+
+    def __init__(self, state: LeaseState, where: str):
+        self.state = state
+        super().__init__(f"{where} is held by {state.holder}.")
+
+
+class LeaseUnavailable(KubeError):
+    """This cluster offers us no Lease (403 Forbidden, 404 Not Found) or cannot be reached; the
+    caller falls back to the local lock and says so."""
+
+
+class ClusterLease:
+    """The Lease of one cluster namespace, for one run's identity."""
+
+    def __init__(self, target_name: str, target: KubeTarget, *, name: str = LEASE_NAME, seconds: int | None = None):
+        path = kubeconfig_path(target)
+        choice = read_kubeconfig(target_name, target, path)
+        self.target_name, self.name = target_name, name
+        self.path, self.context, self.namespace = path, choice.context, choice.namespace
+        self.server, self.in_cluster, self._config_error = choice.server, choice.in_cluster, choice.error
+        self.seconds = seconds or lease_seconds()
+        self.what = f"the Lease {self.namespace}/{name} (target {target_name}, context {self.context})"
+        self._api: Any = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Two targets in one namespace of one cluster share one Lease."""
+        return (self.server or f"{self.path}#{self.context}", self.namespace)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def _coordination(self) -> Any:
+        from kubernetes.client import CoordinationV1Api
+
+        if self._api is None:
+            if self._config_error:
+                raise LeaseUnavailable(self._config_error)
+            try:
+                self._api = new_api_client(self.path, self.context, in_cluster=self.in_cluster)
+            except KubeError as err:
+                raise LeaseUnavailable(str(err)) from None
+        return CoordinationV1Api(self._api)
+
+    def read(self) -> LeaseState | None:
+        """The Lease now, or None when it does not exist yet."""
+        from kubernetes.client.exceptions import ApiException
+
+        api = self._coordination()
+        try:
+            lease = api.read_namespaced_lease(self.name, self.namespace, _request_timeout=TIMEOUT)
+        except ApiException as err:
+            if err.status == 404 and _status_reason(err) == "NotFound" and _names_lease(err, self.name):
+                return None
+            raise self._unavailable(err) from None
+        except Exception as err:
+            raise self._unavailable(err) from None
+        spec = lease.spec
+        return LeaseState(
+            holder=(spec.holder_identity or "") if spec else "",
+            acquired=_aware(spec.acquire_time) if spec else None,
+            renewed=_aware(spec.renew_time) if spec else None,
+            seconds=(spec.lease_duration_seconds or self.seconds) if spec else self.seconds,
+            transitions=(spec.lease_transitions or 0) if spec else 0,
+            resource_version=lease.metadata.resource_version or "",
+        )
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def acquire(self, identity: str) -> LeaseState | None:
+        """Take the Lease for IDENTITY. Returns the expired state it took over from someone
+        else, if any; raises LeaseBusy (held by another) or LeaseUnavailable."""
+        for _ in range(ATTEMPTS):
+            current = self.read()
+            at = now()
+            if current is not None and current.holder != identity and current.held(at):
+                raise LeaseBusy(current, self.what)
+            spec = {"holderIdentity": identity, "leaseDurationSeconds": self.seconds,
+                    "acquireTime": _micro(at), "renewTime": _micro(at)}
+            if current is None:
+                spec["leaseTransitions"] = 0
+                if self._write(None, spec):
+                    return None
+                continue
+            changed = current.holder != identity
+            spec["leaseTransitions"] = current.transitions + (1 if changed else 0)
+            if self._write(current.resource_version, spec):
+                return current if changed and current.holder else None
+        raise LeaseUnavailable(f"{self.what} kept changing under us; try again.")
+
+    def renew(self, identity: str) -> bool:
+        """Move renewTime on; False when the Lease is no longer ours (taken over meanwhile)."""
+        for _ in range(ATTEMPTS):
+            current = self.read()
+            if current is None or current.holder != identity:
+                return False
+            spec = _spec_of(current, identity)
+            spec["renewTime"] = _micro(now())
+            if self._write(current.resource_version, spec):
+                return True
+        return False
+
+    def release(self, identity: str) -> None:
+        """Clear holderIdentity if it is still ours; a Lease someone took over is left alone."""
+        for _ in range(ATTEMPTS):
+            current = self.read()
+            if current is None or current.holder != identity:
+                return
+            spec = _spec_of(current, identity)
+            spec["holderIdentity"] = None
+            if self._write(current.resource_version, spec):
+                return
+
+    def _write(self, resource_version: str | None, spec: dict) -> bool:
+        """Create (no resourceVersion) or replace the Lease; False on a conflict (re-read)."""
+        from kubernetes.client.exceptions import ApiException
+
+        api = self._coordination()
+        body: dict[str, Any] = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                "metadata": {"name": self.name, "namespace": self.namespace,
+                                             "labels": {"app.kubernetes.io/managed-by": "runbook-tui"}},
+                                "spec": spec}
+        try:
+            if resource_version is None:
+                api.create_namespaced_lease(self.namespace, body, _request_timeout=TIMEOUT)
+            else:
+                body["metadata"]["resourceVersion"] = resource_version
+                api.replace_namespaced_lease(self.name, self.namespace, body, _request_timeout=TIMEOUT)
+        except ApiException as err:
+            if err.status == 409:
+                return False  # another writer got there first (Conflict, or AlreadyExists)
+            raise self._unavailable(err) from None
+        except Exception as err:
+            raise self._unavailable(err) from None
+        return True
+
+    def _unavailable(self, err: BaseException) -> LeaseUnavailable:
+        sentence = str(translate(err, context=self.context, server=self.server, kind="lease",
+                                 namespace=self.namespace, name=self.name))
+        return LeaseUnavailable(sentence, getattr(err, "status", None) or 0)
+
+    def close(self) -> None:
+        if self._api is not None:
+            api, self._api = self._api, None
+            api.close()
+
+
+def _spec_of(state: LeaseState, identity: str) -> dict:
+    return {"holderIdentity": identity, "leaseDurationSeconds": state.seconds,
+            "acquireTime": _micro(state.acquired) if state.acquired else None,
+            "renewTime": _micro(state.renewed) if state.renewed else None,
+            "leaseTransitions": state.transitions}
+
+
+def _status_reason(err: Any) -> str:
+    import json
+
+    try:
+        body = json.loads(err.body or "{}")
+    except (TypeError, ValueError):
+        return ""
+    return body.get("reason", "") if isinstance(body, dict) else ""
+
+
+def _names_lease(err: Any, name: str) -> bool:
+    """A 404 about the Lease itself (create it), not about its type or namespace (no Leases here)."""
+    import json
+
+    try:
+        details = json.loads(err.body or "{}").get("details") or {}
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return details.get("name") == name and details.get("kind") in ("leases", "Lease")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _micro(when: datetime) -> str:
+    """metav1.MicroTime as the API server writes it."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
