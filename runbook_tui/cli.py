@@ -39,18 +39,13 @@ class Command:
 # ---------------------------------------------------------------- shared helpers
 
 
-def _procedures_dir(args: argparse.Namespace) -> Path:
-    if args.procedures:
-        return Path(args.procedures)
-    from runbook_tui.language.loader import default_procedures_dir
-
-    return default_procedures_dir()
-
-
-def catalog_for(args: argparse.Namespace, inventory: Inventory | None = None) -> Catalog:
+def catalog_for(args: argparse.Namespace, inventory: Inventory | None = None, *also: Path) -> Catalog:
+    """The procedures on the search path (shipped, the operator's folder, each --procedures),
+    then ALSO."""
     from runbook_tui.language.catalog import Catalog
+    from runbook_tui.language.search_path import procedure_folders
 
-    return Catalog(_procedures_dir(args), inventory=inventory)
+    return Catalog(procedure_folders([*args.procedures, *also]), inventory=inventory)
 
 
 def print_problems(problems: list[Problem]) -> None:
@@ -96,11 +91,11 @@ def cmd_list(args: argparse.Namespace) -> int:
             inputs = ", ".join(i["name"] + ("*" if i["required"] else "") for i in r["inputs"]) or "-"
             print(f"{r['id']:<{width_id}}  {title:<{width_title}}  {r['mode']:<9}  {inputs}")
     else:
-        print(f"no procedures in {catalog.directory}", file=sys.stderr)
+        print(f"no procedures in {catalog.where}", file=sys.stderr)
     if problems:
         files = len({p.file for p in problems})
         print(
-            f"{files} procedure file(s) in {catalog.directory} are invalid; run '{PROG} validate' to see why",
+            f"{files} procedure file(s) in {catalog.where} are invalid; run '{PROG} validate' to see why",
             file=sys.stderr,
         )
         return 2
@@ -112,7 +107,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def configure_validate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "paths", nargs="*", metavar="PATH", help="procedure files or folders (default: the procedures folder)"
+        "paths", nargs="*", metavar="PATH", help="procedure files or folders (default: every folder of the search path)"
     )
 
 
@@ -144,40 +139,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
         problems.extend(missing)
         invalid.update(p.file for p in missing)
 
-    explicit = Path(args.procedures) if args.procedures else None
-    catalogs: dict[Path, Catalog] = {}
-
-    def catalog(directory: Path) -> Catalog:
-        where = explicit or directory
-        if where not in catalogs:
-            catalogs[where] = Catalog(where, inventory=inventory)
-        return catalogs[where]
-
-    for raw in args.paths or [str(_procedures_dir(args))]:
+    # Each file is checked in the context of the search path, so its calls to shipped
+    # procedures resolve and an id it shares with another file is reported at it.
+    if not args.paths:
+        every = catalog_for(args, inventory)
+        files = every.files()
+        _, found = every.load_all()
+        problems.extend(found)
+        invalid.update(p.file for p in found)
+        checked += len(files)
+    for raw in args.paths:
         path = Path(raw)
-        if path.is_dir():
-            folder = catalog(path)
-            if folder.directory.resolve() == path.resolve():
-                files = folder.files()
-                _, found = folder.load_all()
-                problems.extend(found)
-                invalid.update(p.file for p in found)
-                checked += len(files)
-                continue
-            for file in Catalog(path).files():
-                checked += 1
-                try:
-                    load_procedure(file, inventory=inventory, catalog=folder)
-                except ProcedureError as exc:
-                    problems.extend(exc.problems)
-                    invalid.add(str(file))
-            continue
-        checked += 1
-        try:
-            load_procedure(path, inventory=inventory, catalog=catalog(path.parent))
-        except ProcedureError as exc:
-            problems.extend(exc.problems)
-            invalid.add(str(path))
+        folder = catalog_for(args, inventory, path if path.is_dir() else path.parent)
+        files = Catalog(path).files() if path.is_dir() else [path]
+        mine = {f.resolve() for f in files}
+        for file in files:
+            checked += 1
+            try:
+                load_procedure(file, inventory=inventory, catalog=folder)
+            except ProcedureError as exc:
+                problems.extend(exc.problems)
+                invalid.add(str(file))
+        clashes = [p for p in folder.clashes() if Path(p.file).resolve() in mine]
+        problems.extend(clashes)
+        invalid.update(p.file for p in clashes)
 
     print_problems(problems)
     if problems:
@@ -285,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = cli_options.merge(parser.parse_args(argv), parser)
+    from runbook_tui.language.search_path import procedure_folders
+
+    # Every command, and the TUI, sees the whole search path: shipped, the operator's, --procedures.
+    args.procedures = procedure_folders(args.procedures)
     name = args.command or DEFAULT_COMMAND
     if name is None:
         parser.print_help()

@@ -43,7 +43,9 @@ class _Once(argparse.Action):
 
 
 OPTIONS: dict[str, Option] = {o.dest: o for o in (
-    Option("--procedures", None, {"metavar": "DIR", "help": "the procedures folder (default: the shipped one)"}),
+    Option("--procedures", [], {"action": "append", "metavar": "DIR",
+                                "help": "also find procedures in DIR, after the shipped ones and "
+                                        "~/.config/runbook-tui/procedures; repeatable"}),
     Option("--inventory", None, {"metavar": "FILE",
                                  "help": "the inventory (default: ./inventory.yaml, else the user config folder's)"}),
     Option("--dry-run", False, {"action": "store_true", "help": "run read-only steps; show mutating ones as would-run"}),

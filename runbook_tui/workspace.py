@@ -40,7 +40,7 @@ class Workspace:
         cls,
         *,
         inventory: str | None = None,
-        procedures: str | None = None,
+        procedures: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
         lab: bool = False,
         faults: Sequence[str] = (),
         phase: int = 6,
@@ -51,7 +51,7 @@ class Workspace:
     ) -> "Workspace":
         from runbook_tui.language.catalog import Catalog
         from runbook_tui.language.inventory_loader import find_inventory, load_inventory
-        from runbook_tui.language.loader import default_procedures_dir
+        from runbook_tui.language.search_path import procedure_folders
 
         lab_obj = None
         if lab:
@@ -69,8 +69,9 @@ class Workspace:
                 inv = load_inventory(inventory_path)
             if context or namespace:
                 _override_kube(inv, context, namespace)
-            directory = Path(procedures) if procedures else default_procedures_dir()
-            catalog = Catalog(directory, inventory=inv)
+            # PROCEDURES: the folder(s) to use (the command line gives its whole search path);
+            # by default the shipped procedures, then the operator's own (search_path.py).
+            catalog = Catalog(procedure_folders() if procedures is None else procedures, inventory=inv)
         except BaseException:
             if lab_obj is not None:
                 await lab_obj.stop()

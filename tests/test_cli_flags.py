@@ -54,8 +54,6 @@ async def test_lab_before_the_subcommand_runs_on_a_lab(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argv, flag", [
     (["--phase", "3", "run", "validate", "--phase", "5"], "--phase"),
     (["--inventory", "a.yaml", "run", "validate", "--inventory", "b.yaml"], "--inventory"),
-    (["run", "validate", "--procedures", "a", "--procedures", "b"], "--procedures"),
-    (["--procedures", "a", "--procedures", "b", "list"], "--procedures"),
 ])
 async def test_a_flag_given_twice_with_different_values_is_an_error(tmp_path: Path, argv, flag) -> None:
     code, out, err = await cli(tmp_path, *argv)

@@ -55,6 +55,10 @@ def test_validate_the_corpus_prints_one_line_per_problem() -> None:
     *lines, summary = result.stderr.splitlines()
     files = sorted((ROOT / CORPUS).glob("*.yaml"))  # folders are not recursive: inventories/ is apart
     expected = [f"{CORPUS}/{f.name}:{line}" for f in files for line in expected_lines(f)]
+    # The corpus names the samples' folder alone; here the search path is the shipped
+    # procedures, --procedures and the folder being checked.
+    expected = [line.replace(f"in {SAMPLES} (", f"in the shipped procedures, {SAMPLES} or {CORPUS} (")
+                for line in expected]
     assert sorted(lines) == sorted(expected)
     assert summary == f"{len(files) + 1} file(s) checked: {len(files)} invalid, {len(expected)} problems"
     assert result.stdout == ""
@@ -151,10 +155,12 @@ def test_validate_a_missing_path() -> None:
     assert result.stderr.splitlines()[0] == "no/such/file.yaml:1:1: cannot read procedure: no such file"
 
 
-def test_validate_defaults_to_the_procedures_folder() -> None:
-    result = cli("--procedures", SAMPLES, "--inventory", SITE, "validate")
+def test_validate_defaults_to_every_folder_of_the_search_path(tmp_path: Path) -> None:
+    # The shipped procedures, then --procedures; no inventory, so no vars are checked.
+    shipped = len(list((ROOT / "runbook_tui" / "procedures").glob("*.yaml")))
+    result = cli("--procedures", str(ROOT / SAMPLES), "validate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "4 file(s) checked: all valid\n"
+    assert result.stdout == f"{shipped + 3} file(s) checked: all valid\n"
 
 
 def test_list_shows_ids_titles_modes_and_inputs() -> None:
@@ -162,12 +168,15 @@ def test_list_shows_ids_titles_modes_and_inputs() -> None:
     assert result.returncode == 0, result.stderr
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["ID", "TITLE", "MODE", "INPUTS"]
-    assert [row.split()[0] for row in rows] == ["drain-node", "reload-haproxy", "restore-bootstrap"]
-    assert re.match(r"reload-haproxy\s+Reload HAProxy on pfSense\s+mutating\s+reason\*$", rows[1])
+    ids = [row.split()[0] for row in rows]
+    assert ids == sorted(ids) and {"drain-node", "reload-haproxy", "restore-bootstrap", "validate"} <= set(ids)
+    reload = rows[ids.index("reload-haproxy")]
+    assert re.match(r"reload-haproxy\s+Reload HAProxy on pfSense\s+mutating\s+reason\*$", reload)
     data = json.loads(cli("list", "--procedures", SAMPLES, "--format", "json").stdout)
-    assert data[1]["id"] == "reload-haproxy"
-    assert data[1]["inputs"] == [{"name": "reason", "type": "string", "required": True, "default": None}]
-    assert {row["mode"] for row in data} == {"mutating"}
+    samples = [row for row in data if row["path"].startswith(SAMPLES)]
+    assert samples[1]["id"] == "reload-haproxy"
+    assert samples[1]["inputs"] == [{"name": "reason", "type": "string", "required": True, "default": None}]
+    assert {row["mode"] for row in samples} == {"mutating"}
 
 
 def test_list_reports_invalid_files(tmp_path: Path) -> None:
@@ -177,7 +186,7 @@ def test_list_reports_invalid_files(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("id: bad\n")
     result = cli("list", "--procedures", str(tmp_path))
     assert result.returncode == 2
-    assert result.stdout.splitlines()[1].split()[:3] == ["ok", "Fine", "read-only"]
+    assert ["ok", "Fine", "read-only"] in [row.split()[:3] for row in result.stdout.splitlines()]
     assert "1 procedure file(s)" in result.stderr and "validate" in result.stderr
 
 
@@ -210,7 +219,8 @@ def test_graph_of_an_unknown_procedure() -> None:
     assert result.returncode == 2
     assert (
         result.stderr
-        == f"runbook-tui: no procedure 'reload-haprxy' in {SAMPLES} (did you mean 'reload-haproxy'?)\n"
+        == f"runbook-tui: no procedure 'reload-haprxy' in the shipped procedures or {SAMPLES}"
+        " (did you mean 'reload-haproxy'?)\n"
     )
 
 

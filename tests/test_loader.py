@@ -330,12 +330,14 @@ def test_load_all_reports_invalid_files_duplicates_and_call_loops(tmp_path: Path
     write(tmp_path / "notes.txt", "not a procedure")
     procedures, problems = Catalog(tmp_path).load_all()
     assert [p.id for p in procedures] == ["e"]
-    # Each file of the loop is invalid, at its own call; the id 'a' stays a.yaml's though it is invalid.
+    # a.yaml is invalid at its call (the loop), b.yaml at its call of the id two files claim
+    # (neither silently wins), d.yml at the id it shares with a.yaml.
     assert [str(p) for p in problems] == [
         f"{tmp_path / 'a.yaml'}:5:11: procedures call each other in a loop: a -> b -> a",
-        f"{tmp_path / 'b.yaml'}:5:11: procedures call each other in a loop: b -> a -> b",
+        f"{tmp_path / 'b.yaml'}:5:11: step 'back' calls 'a', which is the id of two procedures: "
+        f"{tmp_path / 'a.yaml'}:1 and {tmp_path / 'd.yml'}:1",
         f"{tmp_path / 'c.yaml'}:3:8: 'steps' in the procedure must not be empty",
-        f"{tmp_path / 'd.yml'}:1:5: procedure id 'a' is also used by {tmp_path / 'a.yaml'}",
+        f"{tmp_path / 'd.yml'}:1:5: procedure id 'a' is also used by {tmp_path / 'a.yaml'}:1",
     ]
 
 

@@ -1,9 +1,10 @@
-"""A folder of procedures, found by their id; what each ``call`` step may call, and call loops."""
+"""Folders of procedures, found by their id; what each ``call`` step may call, and call loops."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from runbook_tui.errors import Problem, ProcedureError
@@ -17,19 +18,45 @@ _ID_LINE = re.compile(r"""(?m)^id:[ \t]*["']?([A-Za-z0-9_-]+)["']?[ \t]*(?:#.*)?
 
 
 class Catalog:
-    """The procedures of one folder (``*.yaml``/``*.yml``, not recursive), found by their id."""
+    """The procedures of one folder or of a search path of folders (``*.yaml``/``*.yml``, not
+    recursive; see search_path.py), found by their id. One id claimed by two files is an error
+    naming both, wherever they are: neither silently wins."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, inventory: Inventory | None = None):
-        self.directory = Path(directory)
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        inventory: Inventory | None = None,
+    ):
+        given = [directory] if isinstance(directory, str | os.PathLike) else list(directory)
+        self.directories = [Path(d) for d in given]
+        self.directory = self.directories[-1]  # the most specific: where a new procedure would go
         self.inventory = inventory
         self._index: dict[str, Path] | None = None
+        self._id_lines: dict[Path, tuple[int, int]] = {}
+        self._clashes: dict[str, list[Path]] = {}
         self._loaded: dict[Path, Procedure] = {}
         self._callees: dict[str, Procedure | str | None] = {}
 
+    @property
+    def where(self) -> str:
+        """The folders, for a sentence: the ones that exist (and the last one given, always)."""
+        from runbook_tui.language.loader import default_procedures_dir
+
+        shipped = default_procedures_dir()
+        shown = [
+            "the shipped procedures" if len(self.directories) > 1 and d == shipped else str(d)
+            for d in self.directories
+            if d.is_dir() or d == self.directory
+        ]
+        return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
     def files(self) -> list[Path]:
-        if not self.directory.is_dir():
-            return []
-        return sorted(p for p in self.directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        found: list[Path] = []
+        for directory in self.directories:
+            if directory.is_dir():
+                found += sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        return found
 
     def _ids(self) -> dict[str, Path]:
         # Ids come from each file's top-level ``id:`` line (cheap: no validation); a file
@@ -42,9 +69,33 @@ class Catalog:
                 except OSError:
                     head = ""
                 match = _ID_LINE.search(head)
-                index.setdefault(match.group(1) if match else path.stem, path)
+                if match:
+                    line = head.count("\n", 0, match.start()) + 1
+                    self._id_lines[path] = (line, match.start(1) - match.start() + 1)
+                key = match.group(1) if match else path.stem
+                if key in index:
+                    self._clashes.setdefault(key, [index[key]]).append(path)
+                index.setdefault(key, path)
             self._index = index
         return self._index
+
+    def at(self, path: Path) -> str:
+        """``file:line`` of a file's ``id:``, to name it in a clash."""
+        return f"{path}:{self._id_lines.get(path, (1, 1))[0]}"
+
+    def clashes(self) -> list[Problem]:
+        """Every id that more than one file claims, as problems (see clash)."""
+        return [problem for procedure_id in self.ids() for problem in self.clash(procedure_id)]
+
+    def clash(self, procedure_id: str) -> list[Problem]:
+        """The problems of an id that more than one file claims (none when it is unique): one
+        at each later file's ``id:``, naming the file that claimed it first."""
+        self._ids()
+        if procedure_id not in self._clashes:
+            return []
+        first, *others = self._clashes[procedure_id]
+        return [Problem(str(path), *self._id_lines.get(path, (1, 1)),
+                        f"procedure id '{procedure_id}' is also used by {self.at(first)}") for path in others]
 
     def ids(self) -> list[str]:
         return sorted(self._ids())
@@ -65,8 +116,10 @@ class Catalog:
             else:
                 hint = did_you_mean(id_or_path, self._ids())
                 raise ProcedureNotFound(
-                    f"no procedure '{id_or_path}' in {self.directory}{hint}", str(self.directory)
+                    f"no procedure '{id_or_path}' in {self.where}{hint}", str(self.directory)
                 )
+        elif clash := self.clash(id_or_path):
+            raise ProcedureError(clash)
         if path not in self._loaded:
             self._loaded[path] = load_procedure(path, inventory=self.inventory, catalog=self)
         return self._loaded[path]
@@ -78,7 +131,10 @@ class Catalog:
             path = self.path_of(procedure_id)
             if path is None:
                 hint = did_you_mean(procedure_id, self._ids())
-                self._callees[procedure_id] = f"which is not a procedure in {self.directory}{hint}"
+                self._callees[procedure_id] = f"which is not a procedure in {self.where}{hint}"
+            elif self._clashes.get(procedure_id):
+                files = " and ".join(self.at(p) for p in self._clashes[procedure_id])
+                self._callees[procedure_id] = f"which is the id of two procedures: {files}"
             else:
                 try:
                     self._callees[procedure_id] = load_procedure(path, inventory=self.inventory)
@@ -134,7 +190,7 @@ class Catalog:
         return None
 
     def load_all(self) -> tuple[list[Procedure], list[Problem]]:
-        """Every procedure in the folder, and every problem of the ones that are invalid."""
+        """Every procedure in the folders, and every problem of the ones that are invalid."""
         procedures: list[Procedure] = []
         problems: list[Problem] = []
         seen: dict[str, Procedure] = {}
@@ -147,12 +203,15 @@ class Catalog:
                 problems.extend(exc.problems)
                 continue
             self._loaded[path] = procedure
-            # The index gives each id to the first file (by name) that claims it, valid or not.
+            # The index gives each id to the first file (folder by folder, then by name) that
+            # claims it, valid or not.
             owner = self.path_of(procedure.id)
             if procedure.id in seen or (owner is not None and owner != path):
                 loc = procedure.field_loc("id")
                 assert loc is not None  # load_procedure attached where every key was written
-                other = seen[procedure.id].path if procedure.id in seen else str(owner)
+                first = Path(seen[procedure.id].path) if procedure.id in seen else owner
+                assert first is not None
+                other = self.at(first)
                 problems.append(
                     Problem(
                         procedure.path,
@@ -164,4 +223,6 @@ class Catalog:
                 continue
             seen[procedure.id] = procedure
             procedures.append(procedure)
+        # A file that claims a taken id and is invalid besides (its calls of the id, say).
+        problems += [p for p in self.clashes() if p not in problems]
         return procedures, problems
