@@ -3,6 +3,7 @@ state probed from the rehearsal lab, and a failure to start said in one sentence
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from test_tui_support import (
 from textual.widgets import DataTable, Static
 
 from runbook_tui.tui.app import RunbookApp
+from runbook_tui.tui.mode import Mode
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 
 pytestmark = pytest.mark.usefixtures("at_root")
@@ -88,3 +90,59 @@ async def test_lab_targets_are_probed_and_a_read_only_procedure_runs(tmp_path: P
         await screen_is(pilot, "HomeScreen")
         await app.action_quit()
     assert app.workspace.lab is None  # stopped on quit
+
+
+def many_runs(folder: Path, count: int) -> None:
+    """COUNT small journals of the TUI's procedures, the newest of each ending as it says; one of
+    them with a large output in the middle (a listing reads only a journal's first and last lines)."""
+    procs = ["change", "cleanup", "flood", "guarded", "hello", "manual", "sleepy"]
+    outcomes = ["succeeded", "failed", "aborted", "refused", "interrupted"]
+    for n in range(count):
+        proc, outcome = procs[n % len(procs)], outcomes[n % len(outcomes)]
+        run_id = f"20250102-{n:06d}-{proc}-{n:06x}"
+        ts = 1735776000.0 + n
+        lines = [json.dumps({"event": "run_started", "run_id": run_id, "seq": 1, "ts": ts, "procedure": proc,
+                             "title": proc, "mode": "dry-run" if n % 2 else "live", "operator": "oncall@edge",
+                             "inputs": {}, "steps": []})]
+        if n == 0:
+            lines += [json.dumps({"event": "output", "run_id": run_id, "seq": 2 + i, "ts": ts, "step_id": "s",
+                                  "stream": "stdout", "line": "x" * 200}) for i in range(20_000)]
+        if outcome != "interrupted":
+            lines.append(json.dumps({"event": "run_finished", "run_id": run_id, "seq": 99_999, "ts": ts + 0.5,
+                                     "outcome": outcome, "message": "", "counts": {}}))
+        (folder / f"{run_id}.jsonl").write_text("\n".join(lines) + "\n")
+
+
+async def test_home_and_runs_with_hundreds_of_runs_show_the_last_outcomes(tmp_path: Path):
+    many_runs(tmp_path, 350)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_ready(pilot)
+        table = app.screen.query_one("#procedures", DataTable)
+        # The newest run of each: run 349 is sleepy (349 % 7 = 6), interrupted (349 % 5 = 4), dry-run.
+        await wait_for(pilot, lambda: "interrupted (dry-run)" in cells(table, "sleepy")[2], what="sleepy's last run")
+        assert "aborted (dry-run)" in cells(table, "hello")[2]  # run 347: 347 % 7 = 4, 347 % 5 = 2, odd
+        await pilot.press("r")
+        runs = await screen_is(pilot, "RunsScreen")
+        await wait_for(pilot, lambda: len(runs.runs) == 350, what="the runs")
+        assert runs.runs[0].run_id.startswith("20250102-000349-sleepy")
+
+
+def test_the_banner_names_the_lab_faults():
+    assert Mode(lab=True, faults=("latency=0.05",)).label == "LAB · faults: latency=0.05"
+    assert Mode(dry_run=True, lab=True, faults=("node-down=k8s-node2", "probe-fails")).label == (
+        "DRY-RUN · LAB · faults: node-down=k8s-node2, probe-fails")
+    assert Mode(faults=("latency=0.05",)).label == "LIVE"  # faults exist only in the lab
+
+
+async def test_active_lab_faults_show_in_the_banner_of_every_screen(tmp_path: Path):
+    app = RunbookApp(lab=True, faults=["latency=0.05"], journal_dir=tmp_path, preferences=tmp_path / "prefs.json")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None or app.workspace_error, timeout=30, what="the lab")
+        assert app.workspace_error is None, app.workspace_error
+        await home_ready(pilot)
+        banner = app.screen.query_one(ModeBanner)
+        assert "● LAB · faults: latency=0.05   targets: pfsense" in str(banner.render())
+        app.start_procedure("validate", dry_run=True)
+        form = await screen_is(pilot, "InputsScreen")
+        assert "DRY-RUN · LAB · faults: latency=0.05" in str(form.query_one(ModeBanner).render())
