@@ -55,6 +55,20 @@ def describe(e: dict[str, Any]) -> str:
     return kind
 
 
+def timeline_events(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """A journal's events but its output lines, which are only counted: a run that printed
+    millions of lines costs one pass over the file, not a list of them in memory."""
+    from runbook_tui.headless.journal import read_events
+
+    events, lines = [], 0
+    for e in read_events(path):
+        if e.get("event") == "output":
+            lines += 1
+        elif "ts" in e:
+            events.append(e)
+    return events, lines
+
+
 class RunsScreen(Screen):
     BINDINGS = [
         # Priority: Enter resumes the highlighted run from either table, in place of their "select".
@@ -121,22 +135,15 @@ class RunsScreen(Screen):
 
     @work(group="timeline", exclusive=True, exit_on_error=False)
     async def show_timeline(self) -> None:
-        from runbook_tui.headless.journal import read_events
-
         run = self.selected
         if run is None:
             return
-        events = await asyncio.to_thread(lambda: list(read_events(run.path)))
+        events, lines = await asyncio.to_thread(timeline_events, run.path)
         table = self.query_one("#timeline", DataTable)
         table.clear()
-        output: dict[str, int] = {}
         for e in events:
-            if e["event"] == "output":
-                output[e.get("step_id", "")] = output.get(e.get("step_id", ""), 0) + 1
-                continue
             table.add_row(time.strftime("%H:%M:%S", time.localtime(e["ts"])), e.get("step_id") or "—",
                           printable(describe(e)))  # rendered commands and messages, as text
-        lines = sum(output.values())
         self.query_one("#timeline-title", Label).update(printable(f"Timeline · {run.title} · {run.run_id}"))
         status = f"[dim]{lines} output lines · e: export the Markdown report"
         if run.outcome != "succeeded":
