@@ -52,6 +52,7 @@ class HAServer:
     advanced: str = "send-proxy-v2"
     status: str = "active"
     weight: int = 1
+    id: int | None = None  # <id>: the package writes `id N` only when the config has one
 
 
 @dataclass
@@ -62,6 +63,7 @@ class HAPool:
     servers: list[HAServer] = field(default_factory=list)
     check_type: str = "Basic"
     checkinter: int = CHECK_INTER
+    id: int | None = None
 
     @property
     def backend(self) -> str:

@@ -124,6 +124,8 @@ def render(cfg: PfConfig, revision_time: int = 1776600000, descr: str = "") -> s
         for p in cfg.pools:
             el = _sub(pools, "item")
             _sub(el, "name", p.name)
+            if p.id is not None:
+                _sub(el, "id", p.id)
             _sub(el, "check_type", p.check_type)
             _sub(el, "checkinter", p.checkinter)
             _sub(el, "balance", "roundrobin")
@@ -132,6 +134,8 @@ def render(cfg: PfConfig, revision_time: int = 1776600000, descr: str = "") -> s
             for s in p.servers:
                 se = _sub(servers, "item")
                 _sub(se, "name", s.name)
+                if s.id is not None:
+                    _sub(se, "id", s.id)
                 _sub(se, "address", s.address)
                 _sub(se, "port", s.port)
                 _sub(se, "status", s.status)
@@ -158,6 +162,10 @@ def _int(value: str, default: int = 0) -> int:
         return int(value)
     except ValueError:
         return default
+
+
+def _optional_int(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
 
 
 def parse(text: str) -> PfConfig:
@@ -213,6 +221,7 @@ def parse(text: str) -> PfConfig:
                 _text(s, "advanced"),
                 _text(s, "status", "active"),
                 _int(_text(s, "weight"), 1),
+                _optional_int(_text(s, "id")),
             )
             for s in p.iterfind("ha_servers/item")
         ]
@@ -222,6 +231,7 @@ def parse(text: str) -> PfConfig:
                 servers,
                 _text(p, "check_type", "Basic"),
                 _int(_text(p, "checkinter"), 0),
+                _optional_int(_text(p, "id")),
             )
         )
     return cfg

@@ -6,8 +6,9 @@ Formats follow HAProxy 2.9 (``doc/management.txt``); every runtime reply ends wi
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
-from runbook_tui.lab.state import HAPool, LabState
+from runbook_tui.lab.state import HAFrontend, HAPool, HAServer, LabState
 
 VERSION = "2.9-dev6-d8bc3c2"
 
@@ -18,9 +19,65 @@ ADMIN_FMAINT, ADMIN_FDRAIN = 0x01, 0x08
 RISE, FALL = 2, 3
 
 
-def generate_cfg(state: LabState) -> str:
-    """/var/etc/haproxy/haproxy.cfg as pfSense-pkg-haproxy writes it."""
+@dataclass
+class Backend:
+    """A backend as HAProxy numbers it: ``uuid`` is ``be_id``, each server's number ``srv_id``."""
+
+    pool: HAPool
+    uuid: int
+    forced: bool
+    servers: list[tuple[HAServer, int, bool]]  # (server, srv_id, id forced in the config)
+
+    @property
+    def name(self) -> str:
+        return self.pool.backend
+
+
+def _number(forced: list[int | None], start: int) -> list[int]:
+    """HAProxy's automatic IDs (measured on 2.6.12 against this module's test): items take the
+    next number not forced elsewhere, counting on past forced items; proxies count from 2,
+    servers from 1."""
+    used = {f for f in forced if f is not None}
+    out, nxt = [], start
+    for f in forced:
+        if f is None:
+            while nxt in used:
+                nxt += 1
+            used.add(nxt)
+            out.append(nxt)
+        else:
+            out.append(f)
+        nxt = out[-1] + 1 if f is None else nxt + 1
+    return out
+
+
+def layout(state: LabState) -> tuple[list[HAFrontend], list[Backend]]:
+    """What pfSense-pkg-haproxy's haproxy_writeconf() writes, in its order: the active frontends,
+    then each pool an active frontend uses, in the order first used (unused pools are not
+    written); servers with status ``inactive`` are left out; ``id`` lines only for items whose
+    config carries an ``<id>`` (the WebUI's config_id() gives them; the bootstrap script does not)."""
     cfg = state.running
+    fronts = [f for f in cfg.frontends if f.status == "active"]
+    pools: list[HAPool] = []
+    for f in fronts:
+        pool = cfg.pool(f.pool)
+        if pool is not None and pool not in pools:
+            pools.append(pool)
+    forced: list[int | None] = [None] * len(fronts)
+    proxy_ids = _number(forced + [p.id for p in pools], 2)
+    backends = []
+    for pool, uuid in zip(pools, proxy_ids[len(fronts):]):
+        servers = [s for s in pool.servers if s.status != "inactive"]
+        sids = _number([s.id for s in servers], 1)
+        backends.append(Backend(pool, uuid, pool.id is not None,
+                                [(s, sid, s.id is not None) for s, sid in zip(servers, sids)]))
+    return fronts, backends
+
+
+def generate_cfg(state: LabState) -> str:
+    """/var/etc/haproxy/haproxy.cfg as pfSense-pkg-haproxy's haproxy_writeconf() writes it
+    (pfsense/FreeBSD-ports net/pfSense-pkg-haproxy/files/usr/local/pkg/haproxy/haproxy.inc)."""
+    fronts, backends = layout(state)
     out = [
         "# Automaticaly generated, dont edit manually.",
         "# Generated on: " + time.strftime("%Y-%m-%d %H:%M"),
@@ -36,47 +93,39 @@ def generate_cfg(state: LabState) -> str:
         "\tserver-state-file /tmp/haproxy_server_state",
         "",
     ]
-    for f in cfg.frontends:
-        if f.status != "active":
-            continue
-        pool = cfg.pool(f.pool)
+    for f in fronts:
         out += [
             f"frontend {f.name}",
-            f"\tbind\t\t\t:{f.port} name :{f.port}   ",
+            f"\tbind\t\t\t{f.extaddr}:{f.port} name {f.extaddr}:{f.port}   ",
             "\tmode\t\t\ttcp",
             "\tlog\t\t\tglobal",
             "\ttimeout client\t\t30000",
-            f"\tdefault_backend {pool.backend if pool else f.pool + '_ipvANY'}",
+            f"\tdefault_backend {f.pool}_ipvANY",
             "",
         ]
-    for p in cfg.pools:
+    for b in backends:
+        p = b.pool
+        out += [f"backend {b.name}", "\tmode\t\t\ttcp"]
+        if b.forced:
+            out.append(f"\tid\t\t\t{p.id}")
         out += [
-            f"backend {p.backend}",
-            "\tmode\t\t\ttcp",
-            "\tid\t\t\t" + str(100 + cfg.pools.index(p)),
             "\tlog\t\t\tglobal",
             "\tbalance\t\t\troundrobin",
             "\ttimeout connect\t\t30000",
             "\ttimeout server\t\t30000",
             "\tretries\t\t\t3",
         ]
-        for s in p.servers:
-            line = f"\tserver\t\t\t{s.name} {s.address}:{s.port} id {101 + p.servers.index(s)}"
-            if p.check_type != "none":
-                line += f" check inter {p.checkinter} "
-            out.append((line + f" {s.advanced}").rstrip())
+        check = f" check inter {p.checkinter or 1000}" if p.check_type != "none" else ""
+        for s, _sid, forced in b.servers:
+            sid = f" id {s.id}" if forced else ""
+            backup = "" if s.status == "active" else s.status
+            out.append(f"\tserver\t\t\t{s.name} {s.address}:{s.port}{sid}{check} {backup} weight {s.weight} {s.advanced}".rstrip())
         out.append("")
     return "\n".join(out) + "\n"
 
 
-def _backend_ids(state: LabState) -> dict[str, int]:
-    # Proxies are numbered in declaration order: frontends first, then backends.
-    n = sum(1 for f in state.running.frontends if f.status == "active")
-    return {p.backend: n + i + 1 for i, p in enumerate(state.running.pools)}
-
-
-def _find(state: LabState, backend: str) -> HAPool | None:
-    return next((p for p in state.running.pools if p.backend == backend), None)
+def _find(state: LabState, backend: str) -> Backend | None:
+    return next((b for b in layout(state)[1] if b.name == backend), None)
 
 
 def servers_state(state: LabState) -> str:
@@ -89,19 +138,18 @@ def servers_state(state: LabState) -> str:
         "srv_agent_port",
     ]
     since = int(time.time() - state.haproxy_since)
-    ids = _backend_ids(state)
-    for p in state.running.pools:
-        for i, s in enumerate(p.servers, start=1):
-            admin = state.server_admin.get((p.backend, s.name), 0)
+    for b in layout(state)[1]:
+        for s, sid, forced in b.servers:
+            admin = state.server_admin.get((b.name, s.name), 0)
             healthy = state.server_healthy(s)
             op = 2 if healthy and not admin & ADMIN_FMAINT else 0
             status, result = (L4OK, RES_PASSED) if healthy else (L4CON, RES_FAILED)
             health = RISE + FALL - 1 if healthy else 0
             check_state = 14 if admin & ADMIN_FMAINT else 6
             lines.append(
-                f"{ids[p.backend]} {p.backend} {i} {s.name} {s.address} {op} {admin} "
-                f"{s.weight} {s.weight} {since} {status} {result} {health} {check_state} 0 1 1 "
-                f"- {s.port} - 0 0 - - 0"
+                f"{b.uuid} {b.name} {sid} {s.name} {s.address} {op} {admin} "
+                f"{s.weight} {s.weight} {since} {status} {result} {health} {check_state} 0 "
+                f"{int(b.forced)} {int(forced)} - {s.port} - 0 0 - - 0"
             )
     return "\n".join(lines) + "\n\n"
 
@@ -124,18 +172,14 @@ STAT_FIELDS = (
 def show_stat(state: LabState) -> str:
     rows: list[dict[str, str]] = []
     since = str(int(time.time() - state.haproxy_since))
-    iid = 0
-    for f in state.running.frontends:
-        if f.status != "active":
-            continue
-        iid += 1
+    fronts, backends = layout(state)
+    for f, iid in zip(fronts, _number([None] * len(fronts), 2)):
         rows.append({"pxname": f.name, "svname": "FRONTEND", "status": "OPEN", "pid": "1",
                      "iid": str(iid), "sid": "0", "type": "0", "mode": "tcp", "slim": "1000"})
-    ids = _backend_ids(state)
-    for p in state.running.pools:
+    for b in backends:
         up = 0
-        for i, s in enumerate(p.servers, start=1):
-            admin = state.server_admin.get((p.backend, s.name), 0)
+        for s, sid, _forced in b.servers:
+            admin = state.server_admin.get((b.name, s.name), 0)
             healthy = state.server_healthy(s)
             if admin & ADMIN_FMAINT:
                 status = "MAINT"
@@ -145,17 +189,17 @@ def show_stat(state: LabState) -> str:
                 status = "DRAIN" if admin & ADMIN_FDRAIN else "UP"
             up += status in ("UP", "DRAIN")
             rows.append({
-                "pxname": p.backend, "svname": s.name, "status": status, "weight": str(s.weight),
-                "act": "1", "bck": "0", "lastchg": since, "pid": "1", "iid": str(ids[p.backend]),
-                "sid": str(i), "type": "2", "check_status": "L4OK" if healthy else "L4CON",
+                "pxname": b.name, "svname": s.name, "status": status, "weight": str(s.weight),
+                "act": "1", "bck": "0", "lastchg": since, "pid": "1", "iid": str(b.uuid),
+                "sid": str(sid), "type": "2", "check_status": "L4OK" if healthy else "L4CON",
                 "check_desc": "Layer4 check passed" if healthy else "Layer4 connection problem",
                 "check_rise": str(RISE), "check_fall": str(FALL),
                 "check_health": str(RISE + FALL - 1 if healthy else 0),
                 "addr": f"{s.address}:{s.port}", "mode": "tcp", "uweight": str(s.weight),
             })
-        rows.append({"pxname": p.backend, "svname": "BACKEND", "status": "UP" if up else "DOWN",
+        rows.append({"pxname": b.name, "svname": "BACKEND", "status": "UP" if up else "DOWN",
                      "weight": str(up), "act": str(up), "bck": "0", "lastchg": since, "pid": "1",
-                     "iid": str(ids[p.backend]), "sid": "0", "type": "1", "mode": "tcp",
+                     "iid": str(b.uuid), "sid": "0", "type": "1", "mode": "tcp",
                      "algo": "roundrobin"})
     lines = ["# " + ",".join(STAT_FIELDS) + ","]
     lines += [",".join(r.get(k, "") for k in STAT_FIELDS) + "," for r in rows]
@@ -195,10 +239,10 @@ def show_info(state: LabState) -> str:
 def set_server(state: LabState, target: str, what: str) -> str:
     """``set server BK/SRV state ready|drain|maint``."""
     backend, _, name = target.partition("/")
-    pool = _find(state, backend)
-    if pool is None:
+    found = _find(state, backend)
+    if found is None:
         return "Can't find backend.\n\n"
-    if not any(s.name == name for s in pool.servers):
+    if not any(s.name == name for s, _, _ in found.servers):
         return "No such server.\n\n"
     key = (backend, name)
     if what == "ready":
