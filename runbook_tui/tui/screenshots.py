@@ -3,7 +3,8 @@
     python -m runbook_tui.tui.screenshots [--out screenshots] [--only NAME ...]
 
 Each scene starts a fresh app on a fresh lab (so faults stay in their scene), drives it to the
-screen to show and saves an SVG. The runs screen comes last and shows the scenes' own runs.
+screen to show and saves an SVG (at 120x40 unless the scene says otherwise). The runs screen
+comes last and shows the scenes' own runs.
 """
 
 from __future__ import annotations
@@ -170,6 +171,12 @@ async def walkthrough(pilot: Pilot) -> None:
             walk.action_next()
 
 
+async def help_keys(pilot: Pilot) -> None:
+    await _home(pilot)
+    await pilot.press("question_mark")
+    await _until(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen", what="the help")
+
+
 async def runs(pilot: Pilot) -> None:
     app: Any = pilot.app
     await _home(pilot)
@@ -190,13 +197,23 @@ SCENES: dict[str, tuple[Scene, dict[str, Any]]] = {
     "gate-manual": (gate_manual, {}),
     "failure": (failure, {"faults": ["node-down=k8s-node2"]}),
     "walkthrough": (walkthrough, {}),
+    "help": (help_keys, {}),
+    "home-80x24": (home, {"size": (80, 24)}),
+    "home-light": (home, {"theme": "textual-light"}),
+    "lab-faults": (home, {"faults": ["latency=0.05"]}),
     "runs": (runs, {}),
+    "runs-80x24": (runs, {"size": (80, 24)}),
 }
 
 
 async def shoot(name: str, scene: Scene, options: dict[str, Any], out: Path, journal: Path) -> None:
-    app = RunbookApp(lab=True, journal_dir=journal, **options)
-    async with app.run_test(size=SIZE) as pilot:
+    options = dict(options)
+    size, theme = options.pop("size", SIZE), options.pop("theme", None)
+    # Preferences of their own: the screenshots never take the theme the user last chose.
+    app = RunbookApp(lab=True, journal_dir=journal, preferences=journal / "preferences.json", **options)
+    if theme is not None:
+        app.theme = theme
+    async with app.run_test(size=size) as pilot:
         try:
             await asyncio.wait_for(scene(pilot), 120)
             await pilot.pause(0.3)
