@@ -56,6 +56,21 @@ async def test_a_bad_preferences_file_is_ignored(journal: Path, config: Path, co
         assert type(app.screen).__name__ == "HomeScreen"
 
 
+async def test_a_config_folder_that_cannot_be_written_costs_only_the_preference(journal: Path, tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the config folder would be\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocked))
+    app = make_app(journal, preferences=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await home_ready(pilot)
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert app.theme == "textual-light" and type(app.screen).__name__ == "HomeScreen"
+        assert any("could not save the preferences" in n.message for n in app._notifications)
+    assert blocked.read_text() == "a file where the config folder would be\n"
+
+
 def test_wcag_contrast_is_computed_as_the_standard_says():
     assert contrast(Color(0, 0, 0), Color(255, 255, 255)) == pytest.approx(21)
     assert contrast(Color.parse("#777777"), Color.parse("#ffffff")) == pytest.approx(4.48, abs=0.01)

@@ -44,10 +44,14 @@ def save(changes: dict[str, Any], path: Path | None = None) -> str | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {**load(path), **changes}
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tui-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(temporary, path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=2)
+                f.write("\n")
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
     except OSError as exc:
         return f"could not save the preferences to {path}: {exc.strerror or exc}"
     return None
