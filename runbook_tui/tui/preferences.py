@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,8 @@ def saved_theme(path: Path | None = None) -> str | None:
 def save(changes: dict[str, Any], path: Path | None = None) -> str | None:
     """Merge CHANGES into the saved preferences (written whole, then renamed into place, so a
     crash never leaves half a file). Returns why it could not be written, or None."""
+    import tempfile  # only when the theme changes: not at start-up
+
     path = path or preferences_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
