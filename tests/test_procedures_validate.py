@@ -6,6 +6,7 @@ operator reads before a run, so it must name every step.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,12 +79,12 @@ UNGATED = {
     ("restore-backup", "apply"),  # applies what the typed gate just approved
 }
 
-def test_example_inventory_matches_the_lab_contract():
+def test_example_inventory_matches_the_lab_contract(tmp_path: Path):
     """A real site's inventory names the same variables as the lab's, and the procedures
     validate against it (so every `vars.X` they use exists)."""
     import yaml
 
-    from runbook_tui.lab.inventory_file import inventory
+    from runbook_tui.lab.inventory_file import SCRIPTS, inventory
     from runbook_tui.language.inventory_loader import load_inventory
 
     example = load_inventory(ROOT / "inventory.example.yaml")
@@ -96,12 +97,28 @@ def test_example_inventory_matches_the_lab_contract():
     text = (ROOT / "inventory.example.yaml").read_text(encoding="utf-8")
     assert "password" not in text.lower() and "BEGIN" not in text  # no secrets
     assert yaml.safe_load(text)["vars"]["backup_dir"] == "/mnt/backup/pfsense"
+    # Validated on a machine with the infra checkout it names (its scripts are local paths).
+    repo = tmp_path / "infra"
+    for var in SCRIPTS:
+        script = Path(example.vars[var].replace("/home/viktor/code/infra", str(repo)))
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text("<?php\n")
+    here = tmp_path / "inventory.yaml"
+    here.write_text(text.replace("/home/viktor/code/infra", str(repo)), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "runbook_tui", "--inventory", str(here), "validate", str(PROCEDURES)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # As shipped, it names the author's checkout: validate says which paths are missing, and where.
     proc = subprocess.run(
         [sys.executable, "-m", "runbook_tui", "--inventory", str(ROOT / "inventory.example.yaml"),
          "validate", str(PROCEDURES)],
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 2
+    named = re.findall(r"inventory\.example\.yaml:\d+:\d+: 'vars\.(\w+)' in the inventory names", proc.stderr)
+    assert sorted(named) == sorted(["infra_repo", *SCRIPTS])
 
 
 def test_the_probe_job_is_cleaned_up_once():

@@ -74,8 +74,9 @@ def load_inventory_text(text: str, filename: str = "<string>") -> Inventory:
 
 
 def check_inventory_files(path: str | os.PathLike[str]) -> list[Problem]:
-    """The key, known_hosts and kubeconfig files an inventory names that are not there: what
-    ``validate`` adds to ``load_inventory``, whether that succeeds or not.
+    """The key, known_hosts and kubeconfig files an inventory names that are not there, and the
+    local paths its vars name for the procedures (the infra repo, its scripts, the Terraform
+    stack): what ``validate`` adds to ``load_inventory``, whether that succeeds or not.
 
     Apart from loading on purpose: ``run`` and the TUI must not be stopped by a missing
     kubeconfig when the procedure only talks to pfSense (a laptop without cluster access), and
@@ -89,7 +90,9 @@ def check_inventory_files(path: str | os.PathLike[str]) -> list[Problem]:
         return []  # not readable: load_inventory says why
     if not isinstance(doc.data, dict):
         return []
-    return as_error(_target_file_problems(doc.data, doc.source, _inventory_describer)).problems
+    problems = _target_file_problems(doc.data, doc.source, _inventory_describer)
+    problems += _local_path_problems(doc.data, doc.source)
+    return as_error(problems).problems
 
 
 # The files a target may name, what each is, and what its absence costs.
@@ -143,6 +146,41 @@ def _target_file_problems(data: dict[str, Any], source: SourceMap, describe: Des
             problems.append(
                 source.problem(at, f"{where} names {what} {shown}{relative}, which does not exist: {cost}")
             )
+    return problems
+
+
+# Vars that name paths on this machine: the shipped procedures upload the scripts and run
+# Terraform in the stack; a run checks them before its first change (Action.local_files), and
+# validate says so beforehand. Any var ending in _script is a script to upload.
+_LOCAL_FOLDERS = {
+    "infra_repo": ("the infra repository checkout", "the steps that work in it cannot run"),
+    "terraform_stack": ("the Terraform stack", "a Terraform change of the Service cannot run"),
+}
+_SCRIPT = ("the script", "a run that uploads it stops before its first change")
+
+
+def _local_path_problems(data: dict[str, Any], source: SourceMap) -> list[Problem]:
+    problems: list[Problem] = []
+    variables = data.get("vars")
+    if not isinstance(variables, dict):
+        return problems
+    for key, raw in variables.items():
+        folder = key in _LOCAL_FOLDERS
+        if not isinstance(raw, str) or not raw or not (folder or str(key).endswith("_script")):
+            continue
+        what, cost = _LOCAL_FOLDERS[key] if folder else _SCRIPT
+        path = os.path.expanduser(raw)
+        shown = raw if path == raw else f"{raw} ({path})"
+        where = f"'vars.{key}' in the inventory"
+        at = source.value(("vars", key))
+        if folder and os.path.isdir(path) or not folder and os.path.isfile(path):
+            continue
+        if os.path.exists(path):
+            kind = "a file, not a folder" if folder else "a folder, not a file"
+            problems.append(source.problem(at, f"{where} names {what} {shown}, which is {kind}: {cost}"))
+            continue
+        relative = "" if os.path.isabs(path) else f" (relative to the current folder, {os.getcwd()})"
+        problems.append(source.problem(at, f"{where} names {what} {shown}{relative}, which does not exist: {cost}"))
     return problems
 
 
