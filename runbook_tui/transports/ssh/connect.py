@@ -1,9 +1,9 @@
-"""Opening one SSH connection: the login with its host key check, and one sentence for each way
-it can fail (host key, authentication, negotiation, network)."""
+"""Opening one SSH connection: the login with its host key check (through the jump hosts
+``~/.ssh/config`` names), and one sentence for each way it can fail (host key, authentication,
+negotiation, network)."""
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 from typing import TYPE_CHECKING, Any
@@ -14,10 +14,10 @@ from runbook_tui.transports.ssh.host_keys import (
     HostKeyCheck,
     host_key_error,
     kex_error,
-    known_hosts_path,
     load_known_hosts,
     remember_host_key,
 )
+from runbook_tui.transports.ssh.ssh_config import Login, jump_target, resolve
 
 if TYPE_CHECKING:  # asyncssh is imported lazily at first use: it is slow to import
     import asyncssh
@@ -28,11 +28,46 @@ _KEEPALIVE = 15.0
 async def open_connection(
     name: str, target: SSHTarget, *, label: str, accept_host_key: bool, connect_timeout: float
 ) -> asyncssh.SSHClientConnection:
-    """Log in to ``target``; ``accept_host_key`` trusts (and records) a key known_hosts lacks."""
+    """Log in to ``target`` as OpenSSH would (``~/.ssh/config`` included, see ssh_config.py);
+    ``accept_host_key`` trusts (and records) a key known_hosts lacks, the jump host's too.
+    ``label`` is the caller's name for the target; messages use the host and port actually used."""
+    login = resolve(name, target)
+    jump = None
+    if login.proxy_jump:
+        # Each hop is logged in to here, with its own host key check, so that a problem with
+        # a jump host's key names the jump host (asyncssh's own ProxyJump would not say which).
+        for hop in login.proxy_jump.split(","):
+            hop_target = jump_target(hop, target)
+            hop_login = resolve(name, hop_target)
+            try:
+                jump = await _login(
+                    name, hop_target, hop_login, f"the jump host {hop} ({hop_login.label}) of {name}",
+                    accept_host_key=accept_host_key, connect_timeout=connect_timeout, tunnel=jump,
+                )
+            except BaseException:
+                if jump is not None:
+                    jump.close()
+                raise
+    try:
+        conn = await _login(name, target, login, f"{name} ({login.label})", accept_host_key=accept_host_key,
+                            connect_timeout=connect_timeout, tunnel=jump)
+    except BaseException:
+        if jump is not None:
+            jump.close()
+        raise
+    if jump is not None:
+        conn.set_tunnel(jump)  # closed with the connection that runs through it
+    return conn
+
+
+async def _login(
+    name: str, target: SSHTarget, login: Login, label: str, *, accept_host_key: bool, connect_timeout: float,
+    tunnel: asyncssh.SSHClientConnection | None,
+) -> asyncssh.SSHClientConnection:
     import asyncssh
 
-    path = known_hosts_path(target)
-    check = HostKeyCheck(known=load_known_hosts(name, path), accept=accept_host_key)
+    path = login.known_hosts[0]
+    check = HostKeyCheck(known=load_known_hosts(name, login.known_hosts), accept=accept_host_key)
     if target.key and not os.path.isfile(target.key):
         raise TransportError(f"The key file {target.key} for {name} does not exist.")
 
@@ -45,29 +80,33 @@ async def open_connection(
 
     try:
         conn = await asyncssh.connect(
-            target.host,
-            target.port,
-            username=target.user if target.user else (),
-            client_keys=[target.key] if target.key else (),  # () = agent and default keys
+            target.host,  # as written: the config's Host blocks match it, HostName replaces it
+            login.port,
+            username=login.user,
+            client_keys=[target.key] if target.key else (),  # () = the config's, agent and default keys
             known_hosts=check.known,
+            config=list(login.config) or None,
+            tunnel=tunnel,  # ProxyJump is done by open_connection, hop by hop
             client_factory=_Client,
             connect_timeout=connect_timeout,
             keepalive_interval=_KEEPALIVE,
             keepalive_count_max=3,
         )
     except asyncssh.HostKeyNotVerifiable as exc:
-        raise host_key_error(name, label, target, path, check, exc) from None
+        raise host_key_error(name, label, login, path, check, exc) from None
     except asyncssh.PermissionDenied:
-        how = f"tried {target.key}" if target.key else "tried the SSH agent and default keys"
+        how = f"tried {target.key}" if target.key else "tried the SSH agent and the configured or default keys"
+        # The user and port actually used: either may come from ~/.ssh/config.
+        who = name if label.startswith(f"{name} (") else label
         err = AuthError(
-            f"{name} refused our key (user {target.user or getpass.getuser()}); {how}, "
-            f"so check that the matching public key is in authorized_keys on {target.host}."
+            f"{who} refused our key (user {login.user}); {how}, so check that the matching public "
+            f"key is in authorized_keys on {login.host} (port {login.port})."
         )
         key = check.conn.get_server_host_key() if check.conn is not None else None
         err.fingerprint = key.get_fingerprint("sha256") if key is not None else None
         raise err from None
     except asyncssh.KeyExchangeFailed as exc:
-        raise await kex_error(name, label, target, path, check, exc, connect_timeout) from None
+        raise await kex_error(name, label, login, path, check, exc, connect_timeout) from None
     except asyncssh.KeyImportError as exc:
         raise TransportError(f"Cannot use the key {target.key} for {name}: {exc}.") from None
     except (asyncssh.DisconnectError, asyncssh.ConnectionLost) as exc:
@@ -80,17 +119,19 @@ async def open_connection(
         ) from None
     except socket.gaierror as exc:
         raise TransportError(
-            f"Cannot connect to {name}: the host name {target.host} does not resolve "
+            f"Cannot connect to {label}: the host name {login.host} does not resolve "
             f"({exc.strerror})."
         ) from None
+    except asyncssh.ChannelOpenError as exc:  # through a jump host that could not reach the target
+        raise TransportError(f"Cannot connect to {label} through its jump host: {exc.reason}.") from None
     except ConnectionRefusedError:
         raise TransportError(
             f"Cannot connect to {label}: connection refused (nothing listens on port "
-            f"{target.port})."
+            f"{login.port})."
         ) from None
     except OSError as exc:
         raise TransportError(f"Cannot connect to {label}: {exc.strerror or exc}.") from None
 
     if check.verdict == "accepted" and check.offered is not None:
-        remember_host_key(name, path, check)
+        remember_host_key(name, path, check, hashed=login.hash_known_hosts)
     return conn

@@ -1,27 +1,27 @@
 """Host keys: the target's known_hosts file decides, and checking is never disabled.
 
 An unknown key is refused unless the operator accepted that target (then it is appended to
-known_hosts so the next run trusts it); a changed key is always refused. Each refusal is one
-``HostKeyError`` sentence that says what to do.
+known_hosts so the next run trusts it, hashed like ``ssh-keygen -H`` when ``~/.ssh/config`` says
+``HashKnownHosts yes``); a changed key is always refused. Each refusal is one ``HostKeyError``
+sentence that says what to do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import os
 import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runbook_tui.errors import HostKeyError, TransportError
-from runbook_tui.language.inventory import SSHTarget
+from runbook_tui.transports.ssh.ssh_config import Login
 
 if TYPE_CHECKING:  # asyncssh is imported lazily at first use: it is slow to import
     import asyncssh
-
-
-def known_hosts_path(target: SSHTarget) -> str:
-    return target.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
 
 
 @dataclass
@@ -58,29 +58,43 @@ def describe_key(key: Any) -> tuple[str, str]:
     return key.get_algorithm(), key.get_fingerprint("sha256")
 
 
-def load_known_hosts(name: str, path: str) -> Any:
+def load_known_hosts(name: str, paths: tuple[str, ...]) -> Any:
+    """Every known_hosts file the login reads (``UserKnownHostsFile`` may list several)."""
     import asyncssh
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = ""  # nothing is trusted yet
-    except OSError as exc:
-        raise TransportError(
-            f"Cannot read the known_hosts file {path} for {name}: {exc.strerror}."
-        ) from None
-    try:
-        # An object, not the path: asyncssh treats an empty value as "use the default file".
-        return asyncssh.import_known_hosts(text)
-    except ValueError as exc:
-        raise TransportError(f"The known_hosts file {path} is invalid: {exc}.") from None
+    texts = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = ""  # nothing is trusted yet
+        except OSError as exc:
+            raise TransportError(
+                f"Cannot read the known_hosts file {path} for {name}: {exc.strerror}."
+            ) from None
+        try:
+            asyncssh.import_known_hosts(text)
+        except ValueError as exc:
+            raise TransportError(f"The known_hosts file {path} is invalid: {exc}.") from None
+        texts.append(text if text.endswith("\n") or not text else text + "\n")
+    # An object, not the path: asyncssh treats an empty value as "use the default file".
+    return asyncssh.import_known_hosts("".join(texts))
 
 
-def remember_host_key(name: str, path: str, check: HostKeyCheck) -> None:
-    """Append an operator-accepted key so the next run trusts it."""
+def hashed_pattern(pattern: str, salt: bytes | None = None) -> str:
+    """``|1|salt|hash`` for a host pattern, as ``ssh-keygen -H`` and ``HashKnownHosts`` write it:
+    HMAC-SHA1 of the pattern keyed with a random 20-byte salt, both base64."""
+    salt = salt if salt is not None else os.urandom(20)
+    digest = hmac.new(salt, pattern.encode(), hashlib.sha1).digest()
+    return f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+
+
+def remember_host_key(name: str, path: str, check: HostKeyCheck, *, hashed: bool = False) -> None:
+    """Append an operator-accepted key so the next run trusts it (hashed when asked)."""
     algorithm, blob = check.offered.export_public_key("openssh").decode().split()[:2]
-    line = f"{known_hosts_pattern(check.host, check.port)} {algorithm} {blob}\n"
+    pattern = known_hosts_pattern(check.host, check.port)
+    line = f"{hashed_pattern(pattern) if hashed else pattern} {algorithm} {blob}\n"
     try:
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
         with open(path, "a+", encoding="utf-8") as f:
@@ -96,13 +110,13 @@ def remember_host_key(name: str, path: str, check: HostKeyCheck) -> None:
 
 
 def host_key_error(
-    name: str, label: str, target: SSHTarget, path: str, check: HostKeyCheck, exc: Exception
+    name: str, label: str, login: Login, path: str, check: HostKeyCheck, exc: Exception
 ) -> HostKeyError:
     """The login stopped at the host key: say whether it is unknown, changed or refused."""
     if check.offered is None:  # e.g. a key marked @revoked: asyncssh refused before asking us
         return HostKeyError(
             f"Host key for {label} was refused: {exc}.",
-            target=name, host=target.host, port=target.port, known_hosts=path, kind="refused",
+            target=name, host=login.host, port=login.port, known_hosts=path, kind="refused",
         )
     algorithm, fingerprint = describe_key(check.offered)
     if check.verdict == "changed":
@@ -118,7 +132,7 @@ def host_key_error(
 
 
 async def kex_error(
-    name: str, label: str, target: SSHTarget, path: str, check: HostKeyCheck, exc: asyncssh.KeyExchangeFailed,
+    name: str, label: str, login: Login, path: str, check: HostKeyCheck, exc: asyncssh.KeyExchangeFailed,
     connect_timeout: float,
 ) -> TransportError:
     """Key exchange fails when known_hosts only lists key types the server no longer has:
@@ -126,13 +140,13 @@ async def kex_error(
     import asyncssh
 
     trusted, *_ = asyncssh.match_known_hosts(
-        check.known, target.host, target.host, None if target.port == 22 else target.port
+        check.known, login.host, login.host, None if login.port == 22 else login.port
     )
     if not trusted:
         return TransportError(f"SSH negotiation with {label} failed: {exc.reason}.")
     try:
         key = await asyncio.wait_for(
-            asyncssh.get_server_host_key(target.host, target.port), connect_timeout
+            asyncssh.get_server_host_key(login.host, login.port, config=None), connect_timeout
         )
     except (TimeoutError, OSError, asyncssh.Error):
         key = None
@@ -141,7 +155,7 @@ async def kex_error(
     else:
         algorithm, fingerprint = describe_key(key)
     return _changed_key_error(
-        name, label, path, target.host, target.port, algorithm, fingerprint,
+        name, label, path, login.host, login.port, algorithm, fingerprint,
         fingerprint if key is not None else None,
     )
 
