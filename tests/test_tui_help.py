@@ -43,7 +43,7 @@ async def test_question_mark_on_home_lists_its_keys_grouped_and_escape_closes_it
         home, helped = await open_help(pilot, "question_mark")
         text = helped.text()
         titles = [title for title, _ in helped.groups]
-        assert titles[0] == "Home screen" and titles[-1] == "Everywhere"
+        assert titles == ["Home screen", "In the focused procedures (DataTable)", "Everywhere"]
         home_rows = {row.description: row.keys for row in helped.groups[0][1]}
         assert home_rows == {"Run": "⏎", "Dry-run": "d", "Walk through": "w", "Runs": "r", "Probe targets": "p",
                              **{k: v for k, v in home_rows.items() if k not in

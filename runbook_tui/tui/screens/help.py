@@ -35,7 +35,8 @@ def group_title(node: DOMNode, screen: Screen) -> str:
         name = type(screen).__name__.removesuffix("Screen") or "This screen"
         return f"{name} screen"
     what = (node.id or "").replace("-", " ").replace("_", " ") or type(node).__name__
-    return f"In the focused {what} ({type(node).__name__})"
+    where = "the focused" if node is screen.focused else "the part holding the focus:"
+    return f"In {where} {what} ({type(node).__name__})"
 
 
 def key_groups(screen: Screen) -> list[tuple[str, list[KeyRow]]]:
