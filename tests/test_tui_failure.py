@@ -52,7 +52,7 @@ async def test_failure_shows_what_failed_its_output_and_the_attempt(tmp_path: Pa
         await pilot.press("u")
         await pilot.pause()
         assert app.screen is failure
-        await pilot.press("r")
+        await pilot.press("t")  # try again
         again = await wait_for(pilot, lambda: type(app.screen).__name__ == "FailureScreen"
                                and app.screen is not failure and app.screen, what="the second failure")
         assert "attempt 2" in plain(again, "#gate-title")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_tui_support import events, gate_of, home_ready, make_app, run_finished, screen_is, start
+from test_tui_support import events, gate_of, home_ready, make_app, run_finished, screen_is, start, wait_for
 from textual.widgets import Button, Input
 
 pytestmark = pytest.mark.usefixtures("at_root")
@@ -57,9 +57,16 @@ async def test_escape_on_the_failure_screen_never_aborts(tmp_path: Path):
         await pilot.press("escape")  # closes the reason box
         assert app.screen is failure and not reason.display
         assert app.focused is failure.query_one("#skip", Button)
-        await pilot.press("escape")  # nothing left to close: still asking
-        assert app.screen is failure and not run.state.outcome
-        await pilot.press("a")  # aborting asks
+        await pilot.press("escape")  # nothing left to close: the dialog goes, to read the output
+        await screen_is(pilot, "RunScreen")
+        assert not run.state.outcome and run.running  # still asking: nothing was decided
+        await wait_for(pilot, lambda: "waiting for your decision" in str(run.query_one("#run-status").render()),
+                       what="the status line to say a decision is pending")
+        await pilot.press("escape")  # on the run screen: back is refused while the run waits
+        assert app.screen is run and not run.state.outcome
+        await pilot.press("x")  # brings the question back
+        failure = await screen_is(pilot, "FailureScreen")
+        await pilot.press("x")  # aborting asks
         question = failure.query_one("#abort-question")
         assert app.screen is failure and question.display
         assert app.focused is failure.query_one("#abort-no", Button)

@@ -38,7 +38,7 @@ async def test_gate_refused_changes_nothing(tmp_path: Path):
     assert not [e for e in events(tmp_path, "step_started") if e["step_id"] != "before"]
 
 
-async def test_escape_and_n_refuse_a_confirm(tmp_path: Path):
+async def test_escape_does_not_answer_a_confirm_and_n_refuses(tmp_path: Path):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await home_ready(pilot)
@@ -48,7 +48,11 @@ async def test_escape_and_n_refuse_a_confirm(tmp_path: Path):
         gate = await wait_for(pilot, lambda: getattr(app.screen, "request", None) and app.screen.request.kind == "confirm"
                               and app.screen, what="the confirm gate")
         assert gate.query_one("#gate-details").render().plain.strip() == "for i in $(seq 2); do echo hi; done"
-        await pilot.press("escape")
+        await pilot.press("escape")  # answers nothing: says to press y or n
+        await pilot.pause()
+        assert app.screen is gate and not run.state.outcome
+        assert any("press y or n" in str(n.message) for n in app._notifications)
+        await pilot.press("n")
         await run_finished(pilot)
         assert run.state.outcome == "refused"
 

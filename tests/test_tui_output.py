@@ -76,11 +76,15 @@ async def test_flood_is_bounded_and_searchable(tmp_path: Path):
         await pilot.press(*"199000", "enter")
         assert view.match_line is not None and out.lines[view.match_line] == "199000"
         assert not search.display
-        await pilot.press("N")
+        await pilot.press("shift+f3")
         assert out.lines[view.match_line] == "199000"  # the only match: wraps to itself
-        view.search("1990", start=0)
+        assert "match 1 of 1 in 1 step(s)" in view.border_subtitle
+        await pilot.press("slash", *"1990", "enter")  # a new search: every step's output
+        expected = sum("1990" in line for line in out.lines)
+        assert len(run.matches) == expected > 1 and f"match 1 of {expected}" in view.border_subtitle
         first = view.match_line
-        await pilot.press("n")
+        await pilot.press("f3")
         assert view.match_line > first and "1990" in out.lines[view.match_line]
-        await pilot.press("N")
+        assert f"match 2 of {expected}" in view.border_subtitle
+        await pilot.press("shift+f3")
         assert view.match_line == first

@@ -79,7 +79,9 @@ async def test_cancel_stops_a_flood_within_two_seconds(tmp_path: Path, proc, ste
         await home_ready(pilot)
         run = await flooding(pilot, proc, step, **typed)
         t0 = time.monotonic()
-        key(app, "c")
+        key(app, "c")  # asks first
+        await screen_is(pilot, "CancelScreen", timeout=2)
+        key(app, "y")
         await wait_for(pilot, lambda: not run.running, timeout=10, what="the run to stop")
         took = time.monotonic() - t0
         assert took < 2.0, took

@@ -58,7 +58,7 @@ async def test_walkthrough_shows_guards_as_expected_state(tmp_path: Path):
         assert "otherwise: the state is not steady" in expected
         assert "changes the target" in expected and "undo: Remove the note" in expected
         assert "state is steady" in markdown_text(walk.query_one("#walk-current", Markdown))
-        walk.action_cancel()
+        walk.cancel_run()
         await run_finished(pilot)
         assert walk.state.outcome == "aborted"
         write = walk.state.step("write")
@@ -74,7 +74,7 @@ async def test_cancelling_a_walkthrough_runs_cleanup_without_waiting(tmp_path: P
                        what="the first step")
         await pilot.press("enter")
         await wait_for(pilot, lambda: walk.current.id == "second" and walk._go is not None, what="second")
-        walk.action_cancel()
+        walk.cancel_run()
         await run_finished(pilot)
         assert walk.state.outcome == "aborted"
         assert walk.state.step("tidy").status == "ok" and list(walk.state.step("tidy").output.lines) == ["tidied"]

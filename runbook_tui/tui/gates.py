@@ -20,12 +20,13 @@ class TuiGates:
     which screen answers which kind).
     """
 
-    def __init__(self, app: App, screen_for: Callable[[GateRequest], Screen[GateAnswer]], *,
+    def __init__(self, app: App, screen_for: Callable[[GateRequest], Screen[GateAnswer | None]], *,
                  stopping: Callable[[], bool] = lambda: False) -> None:
         self.app = app
         self.screen_for = screen_for
         self.stopping = stopping  # the operator is quitting: a failure is not asked about, it aborts
         self.asked: list[GateRequest] = []
+        self.set_aside: tuple[GateRequest, Callable[[GateAnswer | None], None]] | None = None
 
     async def ask(self, request: GateRequest) -> GateAnswer:
         self.asked.append(request)
@@ -34,14 +35,27 @@ class TuiGates:
         future: asyncio.Future[GateAnswer] = asyncio.get_running_loop().create_future()
 
         def answered(answer: GateAnswer | None) -> None:
+            if answer is None and request.kind == "failure" and not future.done():
+                self.set_aside = (request, answered)  # closed to read the output: still undecided
+                return
+            self.set_aside = None
             if not future.done():
                 future.set_result(answer if answer is not None else GateAnswer.no())
 
-        screen = self.screen_for(request)
-        self.app.push_screen(screen, callback=answered)
+        self.app.push_screen(self.screen_for(request), callback=answered)
         try:
             return await future
         except asyncio.CancelledError:
-            if self.app.is_running and self.app.screen is screen:
-                screen.dismiss(None)
+            self.set_aside = None
+            if self.app.is_running and getattr(self.app.screen, "request", None) is request:
+                self.app.screen.dismiss(GateAnswer.no("the run was cancelled"))
             raise
+
+    def reopen(self) -> bool:
+        """Ask the question that was set aside again; False when there is none."""
+        if self.set_aside is None:
+            return False
+        request, answered = self.set_aside
+        self.set_aside = None
+        self.app.push_screen(self.screen_for(request), callback=answered)
+        return True

@@ -67,7 +67,7 @@ class Router:
 
         self.app.push_screen(RunsScreen())
 
-    def gate_screen(self, request: GateRequest, state: RunState | None = None) -> Screen[GateAnswer]:
+    def gate_screen(self, request: GateRequest, state: RunState | None = None) -> Screen[GateAnswer | None]:
         """The modal that answers one of the engine's questions; a failed step has its own, which
         reads the run so far (STATE) for the step's output, its attempt and what undo can do."""
         if request.kind == "failure":
@@ -77,6 +77,18 @@ class Router:
         from runbook_tui.tui.screens.gate import GateScreen
 
         return GateScreen(request)
+
+    def cancel_screen(self, steps: list[Any]) -> Screen[bool]:
+        """Asked before cancelling a run while STEPS (``StepView``s) run: True to cancel."""
+        from runbook_tui.tui.screens.cancel import CancelScreen
+
+        return CancelScreen(steps)
+
+    def full_output_screen(self, step_id: str, lines: list[str]) -> Screen[None]:
+        """A step's whole output, full screen, where no pager can take the terminal."""
+        from runbook_tui.tui.screens.full_output import FullOutputScreen
+
+        return FullOutputScreen(step_id, lines)
 
     def quit_screen(self, steps: list[Any]) -> Screen[str]:
         """Asked before quitting while STEPS (``StepView``s) run: "stay", "wait" or "cancel"."""

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -23,10 +22,12 @@ from runbook_tui.textsafe import printable
 from runbook_tui.tui.messages import RunsChanged
 from runbook_tui.tui.mode import Mode
 from runbook_tui.tui.run_state import RunFeed, RunState
+from runbook_tui.tui.run_tools import RunTools
 from runbook_tui.tui.sentences import error_sentence
 from runbook_tui.tui.widgets.output_view import OutputView
+from runbook_tui.tui.widgets.run_summary import RunSummary, counts
 from runbook_tui.tui.widgets.step_detail import StepDetail
-from runbook_tui.tui.widgets.step_list import StepList
+from runbook_tui.tui.widgets.step_list import StepList, fmt_elapsed
 
 if TYPE_CHECKING:
     from textual import getters
@@ -36,9 +37,11 @@ if TYPE_CHECKING:
 
 FPS = 20
 OUTCOME_STYLE = {"succeeded": "bold green", "failed": "bold red", "aborted": "bold red", "refused": "bold yellow"}
+# A success that proved less than it says: steps not run for real, or not run at all.
+UNPROVEN = ("would-run", "unproven", "skipped")
 
 
-class RunScreenBase(Screen):
+class RunScreenBase(RunTools):
     """The engine in a worker, its events in ``self.state``, redraws, search, follow, cancel and back.
 
     Expects a layout (``compose``) with a StepList, an OutputView, a StepDetail, ``#search``,
@@ -49,12 +52,18 @@ class RunScreenBase(Screen):
         app = getters.app(Host)  # RunbookApp, which screens do not import
 
     BINDINGS = [
-        Binding("slash", "search", "Search"),
-        Binding("n", "next_match", "Next", show=False),
-        Binding("N", "previous_match", "Prev", show=False),
+        Binding("c", "cancel", "Cancel run (asks)"),
         Binding("f", "follow", "Follow running"),
-        Binding("c", "cancel", "Cancel run"),
+        Binding("j", "jump_failed", "Jump to failed"),
+        Binding("slash", "search", "Search all output"),
+        Binding("f3", "next_match", "Next match", show=False),
+        Binding("shift+f3", "previous_match", "Previous match", show=False),
+        Binding("l", "wrap", "Wrap long lines", show=False),
+        Binding("i", "timestamps", "Line timestamps", show=False),
+        Binding("o", "open_output", "Full output (pager)"),
+        Binding("k", "copy", "Copy command/selection"),
         Binding("escape", "back", "Back"),
+        Binding("t,s,u,x", "decide", "Decide on the failed step"),
     ]
 
     def __init__(self, procedure: Procedure, inputs: dict[str, Any], *, mode: Mode, resume: Any = None) -> None:
@@ -65,16 +74,20 @@ class RunScreenBase(Screen):
         self.resume = resume
         self.state = RunState()
         self.engine: Any = None
+        self.gates: Any = None  # TuiGates, once the engine is made
         self.follow_running = True
-        self._selecting = False
         self._shown_step: str | None = None
         self._why = {s.id: s.why for s in procedure.steps}
         self.error: str | None = None
         self.stopping = False  # the operator is quitting once the running steps finish
+        self._picked: str | None = None  # the step the screen itself last highlighted (following)
+        self._asking_cancel = False
 
     def _header(self) -> str:
         run = f"  [dim]run {self.state.run_id}[/]" if self.state.run_id else ""
-        return printable(f"[b]{self.procedure.title}[/b]  ({self.procedure.id}){run}")
+        took = self.state.run_elapsed()
+        clock = f"  [b]{fmt_elapsed(took)}[/b]" if took is not None else ""
+        return printable(f"[b]{self.procedure.title}[/b]  ({self.procedure.id}){run}{clock}")
 
     def on_mount(self) -> None:
         self.state.clock = getattr(self.app, "clock", self.state.clock)
@@ -91,6 +104,9 @@ class RunScreenBase(Screen):
             view.title, view.mutating, view.target, view.action = s.label, s.is_mutating, s.target_name, s.action
             view.needs, view.loc = deps[s.id], str(s.loc) if s.loc else None
             view.undoable = s.undo is not None
+        state = getattr(self.resume, "state", None)
+        if state is not None:  # a resume: what the journal says the earlier steps did
+            self.state.seed_recorded(state.statuses, state.results)
         self.query_one(StepList).rebuild()
         self.query_one(StepList).focus()
 
@@ -102,7 +118,8 @@ class RunScreenBase(Screen):
         run_ids = getattr(self.app, "run_ids", None)
         options = self.engine_options()
         options["before_step"] = self._before_step(options.get("before_step"))
-        gates = TuiGates(self.app, lambda request: self.app.router.gate_screen(request, self.state), stopping=lambda: self.stopping)
+        gates = TuiGates(self.app, self._gate_screen, stopping=lambda: self.stopping)
+        self.gates = gates
         return ws.engine(
             self.procedure, inputs=self.inputs, gates=gates,
             subscribers=[RunFeed(self.state, self.on_engine_event)],
@@ -110,6 +127,10 @@ class RunScreenBase(Screen):
             run_id=run_ids(self.procedure.id) if run_ids is not None else None,
             **options,
         )
+
+    def _gate_screen(self, request: Any) -> Any:
+        self.state.dirty_run = True  # the status line says what is asked
+        return self.app.router.gate_screen(request, self.state)
 
     def _before_step(self, then: Callable[[Step], Awaitable[None]] | None) -> Callable[[Step], Awaitable[None]]:
         """The engine's hook before each step: once the operator chose to quit after the running
@@ -167,22 +188,23 @@ class RunScreenBase(Screen):
             return  # the app is closing: nothing left to draw on
         rows, output, run = self.state.take_dirty()
         steps = self.query_one(StepList)
+        if self.state.run_id and self.state.finished_at is None or run:
+            self.query_one("#run-header", Static).update(self._header())  # the run's clock ticks
         if run:
-            self.query_one("#run-header", Static).update(self._header())
             self._update_status()
+            for summary in self.query(RunSummary):
+                summary.show_for(self.state, dry_run=self.mode.dry_run)
         rows |= set(self.state.running)  # elapsed times tick
         if rows or run:
             steps.refresh_rows(rows if not run else None)
         following = self.state.following
         if self.follow_running and following and following != steps.highlighted_id:
-            self._selecting = True
-            steps.select_id(following)
-            self._selecting = False
+            self._pick(following)
         if run and self.state.outcome and self.follow_running:
             self.follow_running = False  # the run is over: stay where the operator looks
             failed = [v.id for v in self.state if v.status in ("failed", "blocked")]
             if failed:
-                steps.select_id(failed[-1])
+                self._pick(failed[-1])
         selected = steps.highlighted_id
         view = self.query_one(OutputView)
         if selected is not None:
@@ -195,6 +217,11 @@ class RunScreenBase(Screen):
                     view.refresh_output()
                 if selected in rows and selected not in self.state.running or run:
                     self._show_detail(selected)
+
+    def _pick(self, sid: str) -> None:
+        """Highlight SID for the operator (following): not a choice of theirs to stop following."""
+        self._picked = sid
+        self.query_one(StepList).select_id(sid)
 
     def _show_detail(self, sid: str) -> None:
         view = self.state.step(sid)
@@ -218,12 +245,20 @@ class RunScreenBase(Screen):
         status = self.query_one("#run-status", Static)
         if s.outcome:
             style = OUTCOME_STYLE.get(s.outcome, "bold")
-            counts: dict[str, int] = {}
-            for v in s:
-                counts[v.status] = counts.get(v.status, 0) + 1
-            tally = ", ".join(f"{n} {k}" for k, n in counts.items())
+            tally = counts(s)
+            said = ", ".join(f"{n} {k}" for k, n in tally.items())
+            outcome = s.outcome.upper()
+            if s.outcome == "succeeded" and (self.mode.dry_run or any(tally.get(k) for k in ("unproven", "skipped"))):
+                # Not proven: amber, saying what was not done for real.
+                style = "bold yellow"
+                outcome = "DRY-RUN " + outcome if self.mode.dry_run else outcome
+                said = ", ".join(f"{tally[k]} {k}" for k in UNPROVEN if tally.get(k)) or said
+                said += " · nothing was changed" if self.mode.dry_run else ""
             message = f": {printable(s.message)}" if s.message else ""
-            status.update(f"[{style}]{s.outcome.upper()}[/]{message}  [dim]({tally}) · escape: back · r on home: runs[/]")
+            status.update(f"[{style}]{outcome}[/]{message}  [dim]({said}) · escape: back[/]")
+        elif self.gates is not None and self.gates.set_aside is not None:
+            sid = self.gates.set_aside[0].step_id
+            status.update(printable(f"[bold red]{sid} failed: waiting for your decision[/] · t s u x: decide"))
         elif s.gate is not None:
             status.update(f"[yellow]waiting for an answer: {s.gate.gate} gate at {s.gate.step_id or 'the run'}[/]")
         else:
@@ -232,37 +267,50 @@ class RunScreenBase(Screen):
     # -------------------------------------------------------------- actions
     @on(StepList.OptionHighlighted)
     def _highlighted(self) -> None:
-        if not self._selecting and self.state.running and self.query_one(StepList).has_focus:
+        steps = self.query_one(StepList)
+        picked = steps.highlighted_id
+        if picked != self._picked and self.state.running and steps.has_focus:
             # The operator picked another step: stop following the running one until f.
-            self.follow_running = self.query_one(StepList).highlighted_id == self.state.following
+            self.follow_running = picked in self.state.running
         self.flush()
+
+    def on_screen_resume(self) -> None:
+        self.state.dirty_run = True  # back from a dialog: a question may have been set aside
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "decide":
+            return self.gates is not None and self.gates.set_aside is not None
+        return True
+
+    def action_decide(self) -> None:
+        """Back to the failed step's question, set aside to read the output."""
+        if self.gates is not None and self.gates.reopen():
+            self.state.dirty_run = True
 
     def action_follow(self) -> None:
         self.follow_running = True
         self.query_one(OutputView).action_follow()
         self.flush()
 
-    def action_search(self) -> None:
-        search = self.query_one("#search", Input)
-        search.display = True
-        search.focus()
-
     @on(Input.Submitted, "#search")
     def _search(self, event: Input.Submitted) -> None:
-        view = self.query_one(OutputView)
-        found = view.search(event.value, start=0) if event.value != view.query_text else view.search(event.value)
-        if not found and event.value:
-            self.notify(f"{event.value!r} not found in this step's output", severity="warning", timeout=3)
-        event.input.display = False
-        view.focus()
-
-    def action_next_match(self) -> None:
-        self.query_one(OutputView).action_next_match()
-
-    def action_previous_match(self) -> None:
-        self.query_one(OutputView).action_previous_match()
+        self.search_submitted(event)
 
     def action_cancel(self) -> None:
+        """c: ask, then cancel (``cancel_run``)."""
+        if not self.running or self._asking_cancel:
+            return
+        self._asking_cancel = True
+        steps = [self.state.step(sid) for sid in self.state.running]
+
+        def answered(cancel: bool | None) -> None:
+            self._asking_cancel = False
+            if cancel:
+                self.cancel_run()
+
+        self.app.push_screen(self.app.router.cancel_screen(steps), callback=answered)
+
+    def cancel_run(self) -> None:
         """Cancel the run and return at once: a key's handler must not wait on the engine (its
         cleanup may ask a gate, answered on this same loop). The worker's end redraws."""
         if not self.running:

@@ -17,20 +17,25 @@ from typing import Any
 from runbook_tui.engine import events as ev
 
 MAX_LINES = 5000  # kept per step; older lines are counted, not kept
+# An undo the engine skipped, as the step's story tells it (its message says why).
+UNDO_STORY = {"undo declined": "undo declined", "no undo defined: reverse it by hand": "no undo"}
 
 
 @dataclass
 class StepOutput:
-    """The last MAX_LINES lines of a step; ``dropped`` says how many earlier ones went."""
+    """The last MAX_LINES lines of a step, with when each arrived (wall clock, as the event says);
+    ``dropped`` says how many earlier ones went. The journal keeps them all."""
 
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_LINES))
+    times: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_LINES))
     dropped: int = 0
     total: int = 0
 
-    def append(self, text: str) -> None:
+    def append(self, text: str, ts: float = 0.0) -> None:
         if len(self.lines) == self.lines.maxlen:
             self.dropped += 1
         self.lines.append(text)
+        self.times.append(ts)
         self.total += 1
 
 
@@ -53,6 +58,15 @@ class StepView:
     phase: str = "do"
     guards: list[tuple[str, str, bool, str]] = field(default_factory=list)  # guard, expr, passed, detail
     output: StepOutput = field(default_factory=StepOutput)
+    result: dict[str, Any] | None = None  # as the engine recorded it: exit code, parsed data
+    # Each finish in order, undo included ("ok", then "undone"): an undo adds to the story.
+    history: list[str] = field(default_factory=list)
+    recorded: bool = False  # its outcome comes from the journal of the run being resumed
+
+    @property
+    def story(self) -> str:
+        """The step's finishes as read: "ok → undone", "ok → undo declined"."""
+        return " → ".join("done" if status == "ok" else status for status in self.history)
 
 
 class RunState:
@@ -69,6 +83,8 @@ class RunState:
         self.latest: str | None = None  # the step last started or asked about: the one to show
         self.outcome: str | None = None
         self.message = ""
+        self.started_at: float | None = None  # by the clock: the run's elapsed time
+        self.finished_at: float | None = None
         self.gate: ev.GateRequested | None = None
         self.failures: dict[str, int] = {}  # failure gates asked per step: its attempt number
         # Results by the name their step registered them under (``register:``), from the events:
@@ -96,11 +112,12 @@ class RunState:
     def apply(self, event: ev.Event) -> None:
         if isinstance(event, ev.OutputLine):  # the hot path: first, and minimal
             view = self.steps.get(event.step_id) or self.step(event.step_id)
-            view.output.append(event.text)
+            view.output.append(event.text, event.ts)
             self.dirty_output.add(event.step_id)
             return
         if isinstance(event, ev.RunStarted):
             self.run_id, self.title, self.mode = event.run_id, event.title, event.mode
+            self.started_at = self.clock()
             for s in event.steps:
                 view = self.step(s["id"])
                 view.title, view.mutating = s.get("title") or s["id"], bool(s.get("mutating"))
@@ -122,6 +139,18 @@ class RunState:
             self.dirty_rows.add(event.step_id)
         elif isinstance(event, ev.StepFinished):
             view = self.step(event.step_id)
+            if event.phase == "undo":
+                view.history.append(UNDO_STORY.get(event.message, event.status) if event.status == "skipped"
+                                    else "undo failed" if event.status == "failed" else event.status)
+                if event.status == "skipped":  # the change stays: the step is still done
+                    view.message = event.message
+                    self.dirty_rows.add(event.step_id)
+                    self.running = [s for s in self.running if s != event.step_id]
+                    return
+            else:
+                view.history.append(event.status)
+                if event.result is not None:
+                    view.result = event.result
             view.status, view.message = event.status, event.message
             if view.started_at is not None and event.status != "would-run":
                 view.elapsed = self.clock() - view.started_at
@@ -144,6 +173,7 @@ class RunState:
             self.dirty_run = True
         elif isinstance(event, ev.RunFinished):
             self.outcome, self.message = event.outcome, event.message
+            self.finished_at = self.clock()
             self.running.clear()
             self.dirty_run = True
 
@@ -157,6 +187,27 @@ class RunState:
         """The changes this run completed that an undo can walk back: mutating steps finished ok
         that have an ``undo``."""
         return [v.id for v in self if v.status == "ok" and v.phase == "do" and v.mutating and v.undoable]
+
+    def run_elapsed(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at if self.finished_at is not None else self.clock()) - self.started_at
+
+    def by_hand(self) -> list[StepView]:
+        """The changes an undo left in place for the operator to reverse: declined, without an
+        undo, or whose undo failed."""
+        return [v for v in self if v.history[-1:] and v.history[-1] in ("undo declined", "no undo", "undo failed")]
+
+    def seed_recorded(self, statuses: dict[str, str], results: dict[str, dict[str, Any]]) -> None:
+        """A resumed run: the steps its journal says finished, with their recorded outcomes."""
+        for sid, status in statuses.items():
+            view = self.step(sid)
+            view.status, view.recorded = status, True
+            view.history = [status]
+            result = results.get(sid) or {}
+            view.result = result or None
+            view.message = str(result.get("message") or "")
+            self.dirty_rows.add(sid)
 
     def elapsed(self, view: StepView) -> float | None:
         if view.elapsed is not None:

@@ -4,7 +4,8 @@ The dialog says in plain words what failed (each failed step's message), which a
 after a retry, and shows the failing step's last lines of output, so the operator decides with
 the output in view. Undo is offered only once this run has completed a change that has an undo.
 Abort is focused, and asks before it aborts. Escape closes the innermost thing open (the abort
-question, else the reason box) and never aborts. Undo walks the completed steps in reverse, and the
+question, else the reason box, else the dialog itself, to read the run's output; t, s, u or x
+there bring it back) and never answers. Undo walks the completed steps in reverse, and the
 engine gates each one on its own.
 """
 
@@ -50,13 +51,13 @@ def tail(request: GateRequest, state: RunState | None) -> tuple[list[str], int]:
     return lines, output.total - len(lines)
 
 
-class FailureScreen(ModalScreen[GateAnswer]):
+class FailureScreen(ModalScreen[GateAnswer | None]):
     BINDINGS = [
-        Binding("r", "choose('retry')", "Retry"),
-        Binding("s", "choose('skip')", "Skip…"),
-        Binding("u", "choose('undo')", "Undo"),
-        Binding("a", "choose('abort')", "Abort"),
-        Binding("escape", "close", "Close", priority=True),
+        Binding("t", "choose('retry')", "Try the step again"),
+        Binding("s", "choose('skip')", "Skip it (asks a reason)"),
+        Binding("u", "choose('undo')", "Undo this run's changes"),
+        Binding("x", "choose('abort')", "Abort the run (asks)"),
+        Binding("escape", "close", "Close (read the output)", priority=True),
     ]
 
     def __init__(self, request: GateRequest, state: RunState | None = None) -> None:
@@ -119,7 +120,9 @@ class FailureScreen(ModalScreen[GateAnswer]):
             self.query_one("#skip-label").display = False
             self.query_one("#skip", Button).focus()
         else:
-            self.app.bell()
+            # Nothing inside is open: close the dialog to read the run's output. The question
+            # stays asked; t, s, u or x on the run screen brings it back.
+            self.dismiss(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters == ("undo",) and not self.can_undo:

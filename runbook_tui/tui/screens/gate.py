@@ -1,6 +1,6 @@
 """The gate: a modal that shows exactly what will run, where, and what it affects, and waits.
 
-The default is No (focused; escape and n answer it). A typed gate starts in its phrase box, where
+The default is No (focused; n answers it). Escape answers nothing: it says to press y or n. A typed gate starts in its phrase box, where
 y and n are letters, not answers; its Yes (and enter in the box) acts only once the phrase matches
 exactly. An override's Yes stays disabled until a reason is given. Manual steps show their
 instructions and wait for Done.
@@ -35,11 +35,11 @@ YES_LABELS = {"manual": "Done", "override": "Override", "resume": "Run it again"
 NO_LABELS = {"manual": "Not done", "override": "Keep blocked", "undo": "Leave it"}
 
 
-class GateScreen(ModalScreen[GateAnswer]):
+class GateScreen(ModalScreen[GateAnswer | None]):
     BINDINGS = [
-        Binding("y", "approve", "Yes"),
-        Binding("n", "refuse", "No"),
-        Binding("escape", "refuse", "No", priority=True),
+        Binding("y", "approve", "Yes (approve)"),
+        Binding("n", "refuse", "No (refuse)"),
+        Binding("escape", "unanswered", "Does not answer: press y or n", show=False, priority=True),
     ]
 
     def __init__(self, request: GateRequest) -> None:
@@ -127,6 +127,9 @@ class GateScreen(ModalScreen[GateAnswer]):
                 return
             choice = str(r.choices[chooser.highlighted])
         self.dismiss(GateAnswer(True, choice=choice, reason=reason, typed=typed))
+
+    def action_unanswered(self) -> None:
+        self.notify("This question needs an answer: press y or n.", severity="warning", timeout=3)
 
     def action_refuse(self) -> None:
         self.dismiss(GateAnswer.no("refused by the operator"))

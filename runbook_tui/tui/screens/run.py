@@ -13,12 +13,15 @@ from textual.widgets import Footer, Input, Static
 from runbook_tui.tui.run_base import RunScreenBase
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 from runbook_tui.tui.widgets.output_view import OutputView
+from runbook_tui.tui.widgets.run_summary import RunSummary
 from runbook_tui.tui.widgets.step_detail import StepDetail
 from runbook_tui.tui.widgets.step_list import StepList
 
 
 class RunScreen(RunScreenBase):
-    """The steps on the left; the selected step's output, the search box and its detail on the right."""
+    """The steps on the left; the selected step's output, the search box, what the finished run
+    leaves to read (a dry-run's would-change list, what to reverse by hand) and the step's detail
+    on the right."""
 
     def compose(self) -> ComposeResult:
         yield ModeBanner(self.mode)
@@ -27,7 +30,8 @@ class RunScreen(RunScreenBase):
             yield StepList(self.state, id="steps")
             with Vertical(id="run-right"):
                 yield OutputView(id="output")
-                yield Input(placeholder="search output (enter: find, escape: close)", id="search")
+                yield Input(placeholder="search every step's output (enter: find, escape: close)", id="search")
+                yield RunSummary(id="run-summary")
                 yield StepDetail(id="detail")
         yield Static("", id="run-status")
         yield Footer()

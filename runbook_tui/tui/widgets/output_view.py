@@ -4,9 +4,15 @@ Nothing is copied into the widget: ``render_line`` reads the step's deque, so sh
 step or absorbing a flood costs a refresh, not a rebuild. Line 0 says how many earlier lines
 were dropped, when any were. Lines are kept as they arrived and drawn through ``printable``:
 a remote ``ESC ] 0 ; ... BEL`` or ``ESC [ 2J`` shows as text and never reaches the terminal.
+
+Long lines scroll sideways, or wrap (``wrap``); each line may carry the time it arrived
+(``timestamps``). Text can be selected with the mouse (Textual's selection); ``selected_text``
+gives it back as shown.
 """
 
 from __future__ import annotations
+
+import time
 
 from rich.segment import Segment
 from rich.style import Style
@@ -14,6 +20,7 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.selection import Selection
 from textual.strip import Strip
 
 from runbook_tui.textsafe import printable
@@ -21,7 +28,16 @@ from runbook_tui.tui.run_state import StepOutput
 
 _MARKER = Style(dim=True, italic=True)
 _MATCH = Style(reverse=True, bold=True)
+_TIME = Style(dim=True)
 _EMPTY = StepOutput()
+TIME_WIDTH = 13  # "12:00:01.234 "
+
+
+def stamp(ts: float) -> str:
+    """A line's arrival time as shown: local wall clock to the millisecond."""
+    if not ts:
+        return " " * (TIME_WIDTH - 1)
+    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
 
 
 class OutputView(ScrollView, can_focus=True):
@@ -35,9 +51,7 @@ class OutputView(ScrollView, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("n", "next_match", "Next match", show=False),
-        Binding("N", "previous_match", "Prev match", show=False),
-        Binding("end", "follow", "Follow", show=False),
+        Binding("end", "follow", "Follow the newest line", show=False),
     ]
 
     class SearchMoved(Message):
@@ -54,8 +68,12 @@ class OutputView(ScrollView, can_focus=True):
         self.follow = True  # keep the newest line in view while output arrives
         self.query_text = ""
         self.match_line: int | None = None  # index into output.lines
+        self.wrap = False
+        self.timestamps = False
         self._width = 0
         self._shown_total = -1
+        self._rows: list[tuple[int, int]] = []  # wrapped: (line index or -1 for the marker, start)
+        self._wrapped_at = (-1, -1)  # (total, width) the rows were made for
 
     # ------------------------------------------------------------------ data
     @property
@@ -69,44 +87,148 @@ class OutputView(ScrollView, can_focus=True):
             self.match_line = None
             self._width = 0
             self._shown_total = -1
+            self._wrapped_at = (-1, -1)
         self.refresh_output()
 
-    def refresh_output(self) -> None:
+    def refresh_output(self, *, force: bool = False) -> None:
         """New lines may have arrived: resize, keep following, repaint."""
         out = self.output
-        if out.total == self._shown_total:
+        if out.total == self._shown_total and not force:
             return
         self._shown_total = out.total
-        # Width from recent lines only: scanning thousands at 20 fps would cost more than it gives.
-        for line in list(out.lines)[-200:]:
-            self._width = max(self._width, len(printable(line)))
-        self.virtual_size = Size(self._width, len(out.lines) + self._offset)
+        prefix = TIME_WIDTH if self.timestamps else 0
+        if self.wrap:
+            self._wrap_rows()
+            self.virtual_size = Size(self._text_width, len(self._rows))
+        else:
+            # Width from recent lines only: scanning thousands at 20 fps would cost more than it gives.
+            for line in list(out.lines)[-200:]:
+                self._width = max(self._width, len(printable(line)))
+            self.virtual_size = Size(self._width + prefix, len(out.lines) + self._offset)
         if self.follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
+
+    @property
+    def _text_width(self) -> int:
+        return max(10, self.scrollable_content_region.width or self.size.width)
+
+    def _wrap_rows(self) -> None:
+        """The display rows of wrapped output, remade when lines arrive or the width changes."""
+        width = self._text_width
+        if self._wrapped_at == (self.output.total, width):
+            return
+        self._wrapped_at = (self.output.total, width)
+        body = width - (TIME_WIDTH if self.timestamps else 0)
+        rows: list[tuple[int, int]] = [(-1, 0)] if self.output.dropped else []
+        for index, line in enumerate(self.lines_text()):
+            rows.extend((index, start) for start in range(0, max(1, len(line)), max(1, body)))
+        self._rows = rows
+
+    def on_resize(self) -> None:
+        if self.wrap:
+            self.refresh_output(force=True)
+
+    def set_wrap(self, wrap: bool) -> None:
+        self.wrap = wrap
+        self._wrapped_at = (-1, -1)
+        self.scroll_to(x=0, animate=False, immediate=True)
+        self.refresh_output(force=True)
+
+    def set_timestamps(self, on: bool) -> None:
+        self.timestamps = on
+        self._wrapped_at = (-1, -1)
+        self.refresh_output(force=True)
 
     def lines_text(self) -> list[str]:
         """The lines as shown."""
         return [printable(line) for line in self.output.lines]
 
+    def _row(self, row: int) -> tuple[str, int | None, bool]:
+        """Display row ROW: its text (time prefix included), its line index, whether it starts
+        the line (else it continues a wrapped one)."""
+        out = self.output
+        if self.wrap:
+            if not 0 <= row < len(self._rows):
+                return "", None, False
+            index, start = self._rows[row]
+        else:
+            index, start = row - self._offset, 0
+            if out.dropped and row == 0:
+                index = -1
+        if index == -1:
+            return f"… {out.dropped} earlier lines not shown (o: the full output)", None, True
+        if not 0 <= index < len(out.lines):
+            return "", None, False
+        text = printable(out.lines[index])
+        if self.wrap:
+            body = self._text_width - (TIME_WIDTH if self.timestamps else 0)
+            text = text[start:start + max(1, body)]
+        if self.timestamps:
+            prefix = stamp(out.times[index]) + " " if start == 0 else " " * TIME_WIDTH
+            text = prefix + text
+        return text, index, start == 0
+
     # ---------------------------------------------------------------- render
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
+        row = scroll_y + y
         width = self.size.width
         base = self.rich_style
-        if self.output.dropped and index == 0:
-            text = f"… {self.output.dropped} earlier lines not shown"
-            return Strip([Segment(text, base + _MARKER)]).crop_extend(scroll_x, scroll_x + width, base)
-        index -= self._offset
-        lines = self.output.lines
-        if not 0 <= index < len(lines):
-            return Strip.blank(width, base)
-        text = printable(lines[index])
-        style = base + _MATCH if index == self.match_line else base
-        return Strip([Segment(text, style)]).crop_extend(scroll_x, scroll_x + width, base)
+        text, index, first = self._row(row)
+        if index is None and text:
+            style = base + _MARKER
+        elif index is not None and index == self.match_line:
+            style = base + _MATCH
+        else:
+            style = base
+        segments = [Segment(text, style)]
+        if self.timestamps and index is not None and first:
+            segments = [Segment(text[:TIME_WIDTH], base + _TIME), Segment(text[TIME_WIDTH:], style)]
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(row)) is not None:
+            start, end = span
+            end = len(text) if end == -1 else end
+            highlight = self.screen.get_component_rich_style("screen--selection")
+            parts = [*Segment.divide(segments, [start, end, max(end, len(text))]), [], []]
+            before, chosen, after = parts[:3]
+            segments = [*before, *(Segment(s.text, (s.style or base) + highlight) for s in chosen), *after]
+        strip = Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
+        return strip.apply_offsets(scroll_x, row)
+
+    # ------------------------------------------------------------- selection
+    def _all_rows(self) -> list[str]:
+        if self.wrap:
+            self._wrap_rows()
+            return [self._row(r)[0] for r in range(len(self._rows))]
+        return [self._row(r)[0] for r in range(len(self.output.lines) + self._offset)]
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        return selection.extract("\n".join(self._all_rows())), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
+
+    def selected_text(self) -> str:
+        """What the operator selected in this view, as shown; empty when nothing is."""
+        selection = self.text_selection
+        if selection is None:
+            return ""
+        got = self.get_selection(selection)
+        return got[0] if got else ""
 
     # ---------------------------------------------------------------- search
+    def goto_line(self, index: int) -> None:
+        """Mark line INDEX (of ``output.lines``) as the match and bring it to the middle."""
+        self.match_line = index
+        self.follow = False
+        row = index + self._offset
+        if self.wrap:
+            self._wrap_rows()
+            row = next((r for r, (i, _) in enumerate(self._rows) if i == index), row)
+        self.scroll_to(y=max(0, row - self.size.height // 2), animate=False, immediate=True)
+        self.refresh()
+
     def search(self, text: str, *, forward: bool = True, start: int | None = None) -> bool:
         """Move to the next (or previous) line containing ``text``; case-insensitive."""
         self.query_text = text
@@ -125,24 +247,13 @@ class OutputView(ScrollView, can_focus=True):
         snapshot = self.lines_text()  # as shown; a deque indexed in a loop is O(n) per access
         for index in [*order, *wrap]:
             if 0 <= index < count and needle in snapshot[index].lower():
-                self.match_line = index
-                self.follow = False
-                self.scroll_to(y=max(0, index + self._offset - self.size.height // 2), animate=False)
-                self.refresh()
+                self.goto_line(index)
                 self.post_message(self.SearchMoved(self, True))
                 return True
         self.match_line = None
         self.refresh()
         self.post_message(self.SearchMoved(self, False))
         return False
-
-    def action_next_match(self) -> None:
-        if self.query_text:
-            self.search(self.query_text, forward=True)
-
-    def action_previous_match(self) -> None:
-        if self.query_text:
-            self.search(self.query_text, forward=False)
 
     def action_follow(self) -> None:
         self.follow = True

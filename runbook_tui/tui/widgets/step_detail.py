@@ -8,6 +8,7 @@ from textual.widgets import Markdown
 
 from runbook_tui.textsafe import printable
 from runbook_tui.tui.run_state import StepView
+from runbook_tui.tui.widgets.parsed_table import result_markdown
 
 
 def _fence(text: str) -> str:
@@ -20,6 +21,10 @@ def step_markdown(view: StepView, why: str | None) -> str:
     parts = [f"### {view.title}", f"`{view.id}` · {view.status}{where}" + (" · **mutates**" if view.mutating else "")]
     if view.loc:
         parts[-1] += f" · {view.loc}"
+    if view.recorded:
+        parts.append(f"_Recorded by the run being resumed: {view.status}._")
+    if len(view.history) > 1:
+        parts.append(f"**History:** {view.story}")
     if view.rendered:
         label = "Would run" if view.status == "would-run" else ("Undo" if view.phase == "undo" else "Runs")
         parts += [f"**{label}:**", _fence(view.rendered)]
@@ -33,12 +38,15 @@ def step_markdown(view: StepView, why: str | None) -> str:
         parts.append(f"**Result:** {view.message}")
     elif view.message:
         parts += ["**Preview:**", _fence(view.message)]
+    table = result_markdown(view.result)
+    if table:
+        parts.append(table)
     if why:
         parts += ["---", why.strip()]
     return printable("\n\n".join(parts))  # commands, results and values as text, never as controls
 
 
-class StepDetail(Markdown):
+class StepDetail(Markdown, can_focus=True):
     DEFAULT_CSS = """
     StepDetail {
         height: auto;
@@ -47,6 +55,7 @@ class StepDetail(Markdown):
         padding: 0 1;
         overflow-y: auto;
     }
+    StepDetail:focus { border: round $accent; }
     StepDetail MarkdownParagraph, StepDetail MarkdownH3 { margin: 0 0 1 0; }
     StepDetail MarkdownFence { margin: 0 0 1 0; }
     StepDetail MarkdownFence > Label { padding: 0 1; }

@@ -24,6 +24,8 @@ ICONS = {
 
 
 NAME_WIDTH = 20  # the row must fit the list's width: a wrapped row reads as two steps
+MIN_NAME = 12  # narrower than this, the status word goes (the icon still says it)
+BY_HAND = ("undo declined", "no undo", "undo failed")
 
 
 def fmt_elapsed(seconds: float | None) -> str:
@@ -34,7 +36,15 @@ def fmt_elapsed(seconds: float | None) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
-def step_row(state: RunState, view: StepView, width: int) -> Text:
+def status_word(view: StepView) -> str:
+    if view.phase == "undo" and view.status == "running":
+        return "undoing"
+    if view.history[-1:] and view.history[-1] in BY_HAND:
+        return "by hand"  # the change is still in place: the operator reverses it
+    return view.status
+
+
+def step_row(state: RunState, view: StepView, width: int, *, status: bool = True) -> Text:
     icon, style = ICONS.get(view.status, ("·", ""))
     depth = view.id.count("/")
     name = "  " * depth + printable(view.id.rsplit("/", 1)[-1])
@@ -42,8 +52,9 @@ def step_row(state: RunState, view: StepView, width: int) -> Text:
     row = Text()
     row.append(f"{icon} ", style)
     row.append(name, "bold" if view.status == "running" else "")
-    status = "undoing" if view.phase == "undo" and view.status == "running" else view.status
-    row.append(f" {status:<9}", style)
+    if status:
+        word = status_word(view)
+        row.append(f" {word:<9}", "bold red" if word == "by hand" else style)
     row.append(f" {fmt_elapsed(state.elapsed(view)):>6}", "dim")
     if view.mutating:
         row.append(" M", "bold yellow")
@@ -54,6 +65,7 @@ class StepList(OptionList):
     DEFAULT_CSS = """
     StepList {
         width: 46;
+        max-width: 40%;
         height: 1fr;
         border: round $panel-lighten-2;
     }
@@ -64,19 +76,39 @@ class StepList(OptionList):
         super().__init__(**kwargs)
         self.state = state
         self._ids: list[str] = []
+        self._layout = (NAME_WIDTH, True)
         self.border_title = "Steps"
 
     @property
     def name_width(self) -> int:
         return max([len(v.id) for v in self.state] + [8])
 
+    @property
+    def layout_(self) -> tuple[int, bool]:
+        """The name's width and whether the status word fits, for the list's width now: at
+        80 columns the list narrows and its rows with it."""
+        room = (self.scrollable_content_region.width or 44) - 2  # a scrollbar may take 2
+        fixed = 2 + 10 + 7 + 2  # icon, status word, elapsed time, the M of a mutating step
+        names = min(self.name_width, NAME_WIDTH)
+        if room - fixed >= min(names, MIN_NAME):
+            return min(names, room - fixed), True
+        return max(4, min(names, room - fixed + 10)), False
+
+    def _row(self, view: StepView) -> Text:
+        width, status = self._layout
+        return step_row(self.state, view, width, status=status)
+
+    def on_resize(self) -> None:
+        if self.layout_ != self._layout:
+            self._layout = self.layout_
+            self.rebuild()  # every row, in the new layout
+
     def rebuild(self) -> None:
         """The step set changed (run started, a called procedure's steps appeared)."""
         highlighted = self.highlighted_id
-        width = min(self.name_width, NAME_WIDTH)
         self._ids = list(self.state.steps)
         self.clear_options()
-        self.add_options(Option(step_row(self.state, v, width), id=v.id) for v in self.state)
+        self.add_options(Option(self._row(v), id=v.id) for v in self.state)
         if highlighted in self._ids:
             self.highlighted = self._ids.index(highlighted)
         elif self._ids:
@@ -86,10 +118,9 @@ class StepList(OptionList):
         if list(self.state.steps) != self._ids:
             self.rebuild()
             return
-        width = min(self.name_width, NAME_WIDTH)
         for index, sid in enumerate(self._ids):
             if ids is None or sid in ids:
-                self.replace_option_prompt_at_index(index, step_row(self.state, self.state.steps[sid], width))
+                self.replace_option_prompt_at_index(index, self._row(self.state.steps[sid]))
 
     @property
     def highlighted_id(self) -> str | None:
