@@ -55,6 +55,7 @@ DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
     ResourceType("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
+    ResourceType("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", True, builtin=False),
     ResourceType(
         "metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools", True, (), ("status",),
         builtin=False,

@@ -140,7 +140,7 @@ class KubeAPIServer:
     async def _middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
         if self.latency:
             await asyncio.sleep(self.latency)
-        if self.token is not None and request.headers.get("Authorization") != f"Bearer {self.token}":
+        if self.token is not None and not self._authorized(request.headers.get("Authorization", "")):
             return self._status(ApiError(401, "Unauthorized", "Unauthorized"))
         try:
             return await handler(request)
@@ -153,6 +153,12 @@ class KubeAPIServer:
         except Exception as err:  # a failing hook or provider: answer like the real API, keep serving
             logger.exception("lab Kubernetes API: %s %s failed", request.method, request.path)
             return self._status(ApiError(500, "InternalError", f"Internal error occurred: {err}"))
+
+    def _authorized(self, header: str) -> bool:
+        # The scheme is case-insensitive, as in kube-apiserver: the client's in-cluster
+        # configuration sends "bearer <token>".
+        scheme, _, token = header.partition(" ")
+        return scheme.lower() == "bearer" and token == self.token
 
     @staticmethod
     def _status(err: StoreError) -> web.Response:
