@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import builtins  # KubeClient.list shadows list in the annotations inside the class
-import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runbook_tui.errors import KubeError, StepTimeout
 from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.base import CommandResult, OutputCallback
+from runbook_tui.transports.kube import discovery_cache
 from runbook_tui.transports.kube.config import (
     REQUEST_TIMEOUT,
     kubeconfig_path,
@@ -69,6 +70,8 @@ class KubeClient:
         self._index: list[Any] | None = None
         self._lock = asyncio.Lock()
         self._cache_dir: str | None = None
+        self._kept: Path | None = None  # where this cluster's discovery is kept between runs
+        self._seeded: int | None = None
 
     # --- connecting ----------------------------------------------------------------------------
 
@@ -79,10 +82,14 @@ class KubeClient:
             raise KubeError(self._config_error)
         api = new_api_client(self.kubeconfig, self.context, in_cluster=self.in_cluster)
         self.server = api.configuration.host
-        # A private discovery cache: the default one lives in /tmp keyed by host:port only.
+        # A private copy of the kept discovery (discovery_cache.py); the client's default cache
+        # lives in /tmp keyed by host:port only.
         self._cache_dir = tempfile.mkdtemp(prefix="runbook-kube-")
+        private = Path(self._cache_dir) / "discovery.json"
+        self._kept = discovery_cache.kept_path(self.server or "", self.context, self.kubeconfig, self.in_cluster)
+        self._seeded = discovery_cache.seed(self._kept, private)
         try:
-            dyn = DynamicClient(api, cache_file=os.path.join(self._cache_dir, "discovery.json"))
+            dyn = DynamicClient(api, cache_file=str(private))
         except Exception as err:
             api.close()
             raise self._translate(err) from None
@@ -348,9 +355,10 @@ class KubeClient:
             status.error = self._config_error
             return status
         try:
-            await self._ensure()
-            version = self._dyn.version.get("kubernetes", {})
-            status.version = version.get("gitVersion")
+            # Asked of the server itself: connecting may have made no request (discovery kept).
+            version = await self._run(lambda cancel: self._dyn.request(
+                "get", "/version", serializer=lambda _client, data: data, _request_timeout=REQUEST_TIMEOUT))
+            status.version = (version or {}).get("gitVersion")
             status.reachable = True
         except KubeError as err:
             status.error = str(err)
@@ -362,6 +370,8 @@ class KubeClient:
         if api is not None:
             await asyncio.to_thread(api.close)
         if self._cache_dir:
+            if self._kept is not None:
+                discovery_cache.keep(Path(self._cache_dir) / "discovery.json", self._kept, self._seeded)
             shutil.rmtree(self._cache_dir, ignore_errors=True)
             self._cache_dir = None
 
