@@ -74,6 +74,8 @@ async def test_lease_spec_is_checked_and_writes_are_logged_as_reads(cluster):
     code, out, err = await cluster.kubectl("get", "lease", "runbook-tui", "-n", NS, "-o", "yaml")
     assert code == 0, err
     assert "holderIdentity: alice" in out and "kind: Lease" in out
+    code, out, err = await cluster.kubectl("get", "leases", "-n", NS)
+    assert code == 0 and out.split()[:4] == ["NAME", "HOLDER", "AGE", "runbook-tui"] and out.split()[4] == "alice", out + err
     code, out, err = await cluster.kubectl("api-resources", "--api-group=coordination.k8s.io")
     assert code == 0 and "leases" in out, err
 

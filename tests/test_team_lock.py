@@ -209,3 +209,16 @@ async def test_home_names_the_holder(tmp_path: Path) -> None:
         assert await ws.change_lock_holder() is None
     finally:
         await ws.close()
+
+
+def test_without_a_cluster_the_run_says_only_this_machines_lock_applies(tmp_path: Path) -> None:
+    a, _b, log, release = procedures(tmp_path)
+    release.touch()
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("targets:\n  pfsense: {ssh: {host: 192.0.2.1, user: admin}}\n")
+    out = runbook("run", str(a), "--inventory", str(inventory), "--yes", cwd=tmp_path,
+                  env=operator_env(tmp_path, "alice"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ("! The inventory has no Kubernetes target to hold a team-wide Lease in: only this machine's lock "
+            "keeps other runs out.") in out.stdout
+    assert log.read_text().split() == ["a"]

@@ -258,6 +258,11 @@ TABLES: dict[str, list[Column]] = {
         ("Addresses", "string", 0, lambda o: str(_g(o, "spec", "addresses", default=[]))),
         ("Age", "string", 0, _age),
     ],
+    "leases": [
+        ("Name", "string", 0, _name),
+        ("Holder", "string", 0, lambda o: _g(o, "spec", "holderIdentity", default="") or ""),
+        ("Age", "string", 0, _age),
+    ],
 }
 
 # What the real API prints for a type without its own printer.
