@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from runbook_tui.language.catalog import Catalog
     from runbook_tui.language.inventory import Inventory
 
-from runbook_tui import cli_options, cli_run, cli_serve
+from runbook_tui import cli_completion, cli_options, cli_run, cli_serve
 from runbook_tui.lab import cli as lab_cli
 from runbook_tui.textsafe import printable
 
@@ -246,6 +246,8 @@ COMMANDS: dict[str, Command] = {
     "tui": Command("open the terminal UI (the default)", cli_run.configure_tui, cli_run.cmd_tui, RUN_OPTIONS),
     "serve": Command(cli_serve.HELP, cli_serve.configure, cli_serve.run,
                      cli_options.PATHS + cli_options.MODE + ("lab", "fault", "phase", "accept_host_key")),
+    "completion": Command("print a shell completion script: bash, zsh or fish", cli_completion.configure,
+                          lambda args: cli_completion.run(args, build_parser())),
 }
 # The command to run when none is given.
 DEFAULT_COMMAND: str | None = "tui"
