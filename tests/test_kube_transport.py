@@ -181,9 +181,24 @@ async def test_job_from_cronjob_matches_kubectl(kube, cluster):
             return {k: x for k, x in v.items() if x not in (None, {})}
         return [meaningful(x) for x in v] if isinstance(v, list) else v
 
-    for key, value in meaningful(expected["spec"]).items():
-        assert job["spec"][key] == value, key
-    assert set(job["spec"]) == set(meaningful(expected["spec"]))
+    # The stored Job also carries what the API server adds to every Job (selector, pod labels,
+    # counts): take those off to compare with what was sent.
+    spec = dict(job["spec"])
+    uid = job["metadata"]["uid"]
+    assert spec.pop("selector") == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    labels = dict(spec["template"]["metadata"]["labels"])
+    for key in ("job-name", "batch.kubernetes.io/job-name", "controller-uid", "batch.kubernetes.io/controller-uid"):
+        labels.pop(key)
+    spec["template"] = {**spec["template"], "metadata": {**spec["template"]["metadata"], "labels": labels}}
+    spec["template"] = meaningful(spec["template"])
+    sent = meaningful(expected["spec"])
+    for key, default in (("completions", 1), ("parallelism", 1), ("backoffLimit", 6),
+                         ("completionMode", "NonIndexed"), ("suspend", False)):
+        if key not in sent:
+            assert spec.pop(key) == default, key
+    for key, value in sent.items():
+        assert spec[key] == value, key
+    assert set(spec) == set(sent)
     with pytest.raises(KubeError, match=r"^job mailserver/probe-a already exists\.$"):
         await kube.job_from_cronjob("email-roundtrip-monitor", "probe-a")
     with pytest.raises(KubeError, match=r"^cronjob mailserver/nope not found\.$"):

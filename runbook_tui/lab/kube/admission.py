@@ -1,7 +1,8 @@
 """What the real API server does to an object of the team deployment's kinds before it stores
 it (defaulting and validation), so ``kubectl apply -f deploy/`` meets the same answers here:
 a Secret's ``stringData`` folded into base64 ``data``, RBAC rules and role references required,
-a Lease's spec checked (leases.py). Other kinds pass untouched.
+a Lease's spec checked (leases.py), a Job's selector and pod labels generated (job_defaults.py).
+Other kinds pass untouched.
 
 ``admit`` is the store's admission hook (``Store.admission``); it raises ``ApiError`` (422).
 """
@@ -12,6 +13,7 @@ import base64
 import binascii
 
 from runbook_tui.lab.kube.errors import invalid
+from runbook_tui.lab.kube.job_defaults import admit_job
 from runbook_tui.lab.kube.leases import admit_lease
 from runbook_tui.lab.kube.resources import ResourceType
 
@@ -68,4 +70,5 @@ _CHECKS = {
     (RBAC, "Role"): _role,
     (RBAC, "RoleBinding"): _role_binding,
     ("coordination.k8s.io", "Lease"): admit_lease,
+    ("batch", "Job"): admit_job,
 }

@@ -31,7 +31,7 @@ class Cluster:
         self.store = api.store
         self.state = state
         self.root = Path(root)  # the mailserver container's file tree
-        self.jobs = JobController(self.store, state)
+        self.jobs = JobController(self.store, state, self.root.parent / "job-pods")
         self.container = MailserverContainer(self.root, state)
         self._next_node_port = 31425
 

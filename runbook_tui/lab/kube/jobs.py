@@ -1,24 +1,32 @@
-"""Enough of the Job controller for the lab: a new Job gets a pod and a selector, and after a
-moment it ends. A Job made from the probe CronJob runs the round trip against the lab state
-(``probe``): it succeeds or fails as the mail would, and its pod's log says how it went. Any
-other Job succeeds.
+"""Enough of the Job controller for the lab: a new Job gets a pod from its template (the API
+server has already given it its selector and labels, ``job_defaults``), and after a moment it
+ends. What the pod does follows its template, not the Job's name or annotations: a container
+that runs the probe CronJob's script (``/scripts/roundtrip.py``) runs the round trip against
+the lab state (``probe``) and succeeds or fails as the mail would; any other container's
+command runs in the lab's tiny shell over an empty folder (``echo hi`` logs ``hi``; a command
+the lab does not fake fails the Job with exit 127). A container without a command (the image's
+own entrypoint) succeeds with an empty log: the lab has no images.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import shlex
 import string
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from runbook_tui.lab.kube.mailserver import CRONJOB, now
+from runbook_tui.lab.kube.mailserver import now
 from runbook_tui.lab.kube.store import Store
+from runbook_tui.lab.shell import Shell
 from runbook_tui.lab.state import LabState
 
 JOB_DELAY = 0.5  # seconds before a probe Job finishes
 PROBE_SECONDS = 20.3
+PROBE_SCRIPT = "/scripts/roundtrip.py"  # what the probe CronJob's container runs
 
 
 def _condition(kind: str, reason: str, message: str, stamp: str) -> dict:
@@ -29,9 +37,10 @@ def _condition(kind: str, reason: str, message: str, stamp: str) -> dict:
 class JobController:
     """Runs every Job the store is given; ``logs`` holds each job pod's log by pod name."""
 
-    def __init__(self, store: Store, state: LabState):
+    def __init__(self, store: Store, state: LabState, root: Path):
         self.store = store
         self.state = state
+        self.root = Path(root)  # the folder a job pod's shell sees as /
         self.logs: dict[str, str] = {}  # pod name -> log
         self._started: set[str] = set()
 
@@ -45,9 +54,7 @@ class JobController:
         template = (job.get("spec") or {}).get("template") or {}
         suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
         pod_name = f"{name}-{suffix}"
-        labels = {**(template.get("metadata", {}).get("labels") or {}),
-                  "batch.kubernetes.io/job-name": name, "job-name": name,
-                  "batch.kubernetes.io/controller-uid": meta["uid"], "controller-uid": meta["uid"]}
+        labels = dict(template.get("metadata", {}).get("labels") or {})
         self.store.put({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": pod_name, "namespace": ns, "labels": labels,
@@ -65,40 +72,52 @@ class JobController:
                                              for c in (template.get("spec") or {}).get("containers", [])]},
         })
         self.logs[pod_name] = ""
-        # As the API server defaults it: the Job selects its pods by its own uid.
-        uid_labels = {"batch.kubernetes.io/controller-uid": meta["uid"], "controller-uid": meta["uid"],
-                      "batch.kubernetes.io/job-name": name, "job-name": name}
-        spec_fix = {}
-        if not (job.get("spec") or {}).get("selector"):
-            spec_fix = {"selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": meta["uid"]}},
-                        "template": {"metadata": {"labels": uid_labels}}}
-        self.store.patch("batch/v1", "Job", ns, name,
-                         {"spec": spec_fix, "status": {"active": 1, "ready": 1, "startTime": now()}})
+        self.store.patch("batch/v1", "Job", ns, name, {"status": {"active": 1, "ready": 1, "startTime": now()}})
         return self._finish(ns, name, meta["uid"], pod_name)
 
-    def _is_probe(self, job: dict) -> bool:
-        refs = job["metadata"].get("ownerReferences") or []
-        labels = job["metadata"].get("labels") or {}
-        return labels.get("app") == CRONJOB or any(r.get("name") == CRONJOB for r in refs)
+    def _run(self, job: dict) -> tuple[bool, str]:
+        """What the pod's containers do, in order; the first that fails fails the pod."""
+        containers = ((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
+        log = ""
+        for c in containers:
+            argv = [str(a) for a in (c.get("command") or []) + (c.get("args") or [])]
+            if any(a.endswith(PROBE_SCRIPT) for a in argv):
+                ok, out = self.probe()
+            elif not argv:
+                ok, out = True, ""
+            else:
+                if len(argv) >= 3 and argv[0] in ("sh", "/bin/sh", "bash", "/bin/bash") and argv[1] == "-c":
+                    line = argv[2]
+                else:
+                    line = shlex.join(argv)
+                self.root.mkdir(parents=True, exist_ok=True)
+                res = Shell(self.root, {}, flavor="linux", home="/").run(line)
+                ok, out = res.code == 0, res.stdout + res.stderr
+            log += out
+            if not ok:
+                return False, log
+        return True, log
 
     async def _finish(self, ns: str, name: str, uid: str, pod_name: str) -> None:
         await asyncio.sleep(JOB_DELAY)
         job = self.store.get("batch/v1", "Job", ns, name)
         if job is None or job["metadata"]["uid"] != uid:
             return  # deleted meanwhile
-        ok, log = (self.probe() if self._is_probe(job) else (True, ""))
+        ok, log = self._run(job)
         self.logs[pod_name] = log
+        containers = ((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
         stamp = now()
         if self.store.get("v1", "Pod", ns, pod_name) is not None:
             self.store.patch("v1", "Pod", ns, pod_name, {"status": {
                 "phase": "Succeeded" if ok else "Failed",
                 "conditions": [{"type": "Ready", "status": "False", "reason": "PodCompleted"}],
-                "containerStatuses": [{"name": "roundtrip", "ready": False, "restartCount": 0,
-                                       "image": "python:3.12-alpine",
-                                       "imageID": "python:3.12-alpine@sha256:9e4f1c",
+                "containerStatuses": [{"name": c.get("name", "main"), "ready": False, "restartCount": 0,
+                                       "image": c.get("image", ""),
+                                       "imageID": c.get("image", "") + "@sha256:9e4f1c",
                                        "state": {"terminated": {"exitCode": 0 if ok else 1,
                                                                 "reason": "Completed" if ok else "Error",
-                                                                "finishedAt": stamp}}}],
+                                                                "finishedAt": stamp}}}
+                                      for c in containers],
             }})
         if ok:
             done = ("CompletionsReached", "Reached expected number of succeeded pods", stamp)
