@@ -19,6 +19,19 @@ from runbook_tui.lab.faults import FAULTS, LabError
 
 HELP = "run the rehearsal lab (pfSense, backup host, Kubernetes API) on 127.0.0.1"
 
+#: What stock kubectl cannot do against the lab's API server (each is run by a test against
+#: the lab, so this list stays true). The lab speaks JSON and YAML, not protobuf.
+KUBECTL_LIMITS = (
+    ("kubectl create job|configmap|secret|namespace|deployment ..., create job --from=cronjob/NAME",
+     "these send protobuf bodies, which the lab refuses (415, \"unknown format\"); write the"
+     " object as YAML and use kubectl apply -f or create -f"),
+    ("kubectl apply -f / create -f", "need --validate=false: the lab serves no OpenAPI documents"
+     " (nor kubectl explain)"),
+    ("kubectl scale", "the /scale subresource is not served; patch spec.replicas instead"),
+    ("kubectl top", "there is no metrics API"),
+    ("kubectl auth can-i", "there is no SelfSubjectAccessReview API"),
+)
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The ``lab`` command's options, for a parser made elsewhere; ``run(args)`` runs it."""
@@ -28,8 +41,11 @@ def configure(p: argparse.ArgumentParser) -> None:
         "servers and the cluster as a Kubernetes API, all on 127.0.0.1. Prints one line\n"
         "when ready; Ctrl+C or SIGTERM stops it."
     )
+    limits = "\n".join(f"  {cmd}\n      {why}" for cmd, why in KUBECTL_LIMITS)
     p.epilog = (
         f"faults (--fault, repeatable):\n{faults}\n\n"
+        "stock kubectl against the lab (KUBECONFIG=DIR/kubeconfig): get, describe, apply -f,\n"
+        f"patch, label, delete, wait, logs, exec and rollout restart work; these do not:\n{limits}\n\n"
         "`runbook-tui lab log DIR` prints the command log of a lab folder."
     )
     p.formatter_class = argparse.RawDescriptionHelpFormatter
