@@ -76,6 +76,12 @@ def test_containerfile_is_pinned_unprivileged_and_copies_what_exists() -> None:
                 assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
         if word == "ADD":
             pytest.fail("ADD fetches and unpacks implicitly; the Containerfile uses COPY")
+    # The build context is what .dockerignore lets through: exactly what is copied.
+    ignore = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    assert ignore[0] == "*"
+    copied = {source for word, args in steps if word == "COPY" and "--from=" not in args
+              for source in shlex.split(args)[:-1]}
+    assert {line[1:] for line in ignore if line.startswith("!")} == copied
     assert not any(word == "RUN" and "apt-get install" in args and "--no-install-recommends" not in args
                    for word, args in steps)
 
