@@ -1,11 +1,12 @@
 """What a step kind is: render a step into exactly what will run, then run it.
 
 ``Action`` is the one contract every step kind meets; the engine asks its capabilities
-(``preview``, ``needs_person``, ``timeout_slack``) and never compares kind names.
+(``preview``, ``needs_person``, ``timeout_slack``, ``settle``) and never compares kind names.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -95,10 +96,16 @@ class Action(Protocol):
         checked before the run's first change so that a missing one changes nothing."""
         ...
 
+    async def settle(self, rendered: Rendered, ctx: ActionContext, last: ActionResult, delay: float) -> bool:
+        """The pause between two looks of a step with ``until``: at most ``delay`` seconds, True
+        as soon as what the step reads has changed (a watch), False when the time ran out."""
+        ...
+
 
 Render = Callable[["StepBody", dict[str, Any]], Rendered]
 Execute = Callable[[Rendered, ActionContext], Awaitable[ActionResult]]
 Preview = Callable[[Rendered, ActionContext], Awaitable[str]]
+Settle = Callable[[Rendered, ActionContext, ActionResult, float], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class ModuleAction:
     needs_person: bool = False
     slack: Callable[["StepBody"], float] | None = None
     files: Callable[["StepBody", dict[str, Any]], list[str]] | None = None
+    settle_fn: Settle | None = None
 
     def render(self, step: "StepBody", context: dict[str, Any]) -> Rendered:
         return self.render_fn(step, context)
@@ -127,3 +135,9 @@ class ModuleAction:
 
     def local_files(self, step: "StepBody", context: dict[str, Any]) -> list[str]:
         return self.files(step, context) if self.files is not None else []
+
+    async def settle(self, rendered: Rendered, ctx: ActionContext, last: ActionResult, delay: float) -> bool:
+        if self.settle_fn is not None:
+            return await self.settle_fn(rendered, ctx, last, delay)
+        await asyncio.sleep(delay)
+        return False

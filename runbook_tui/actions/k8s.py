@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -138,4 +139,17 @@ def _wait_slack(step: StepBody) -> float:
     return 5.0 if step.k8s == "wait" else 0.0
 
 
-ACTION = ModuleAction("k8s", render, execute, slack=_wait_slack)
+async def _settle(r: Rendered, ctx: ActionContext, last: ActionResult, delay: float) -> bool:
+    """Between two looks of a ``get`` with ``until``: watch the object from the version last
+    read, so the next look comes when it changes, not a whole delay later."""
+    p = r.params
+    version = ((last.data or {}).get("metadata") or {}).get("resourceVersion") if isinstance(last.data, dict) else None
+    if p["verb"] != "get" or not version or r.target is None:
+        await asyncio.sleep(delay)
+        return False
+    client = ctx.transports.kube.client(r.target)
+    return await client.changed(p["kind"], p["name"], namespace=p["namespace"], api_version=p["api_version"],
+                                resource_version=version, timeout=delay)
+
+
+ACTION = ModuleAction("k8s", render, execute, slack=_wait_slack, settle_fn=_settle)

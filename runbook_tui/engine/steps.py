@@ -263,7 +263,13 @@ class StepExecution:
             retry = Retry(attempts=1, delay=0)
         ctx = context if item is None else {**context, "item": item}
         result, rendered = ActionResult(ok=False, message="not run"), ""
-        for attempt in range(1, retry.attempts + 1):
+        # Pauses between looks, in delays, against the attempts - 1 that `retry` allows. A look
+        # the action brings forward (``settle``: what it reads has changed) is charged the part
+        # of a delay it waited (a tenth at least, so a chatty object cannot make looks endless):
+        # a change is seen at once, and the step gives up no later than polling would.
+        waited, attempt = 0.0, 0
+        while True:
+            attempt += 1
             try:
                 r = action.render(step, ctx)
                 rendered = r.summary
@@ -285,9 +291,17 @@ class StepExecution:
                         if not passed:
                             result.message = f"{guard} not met: {expression}" + (f" ({result.message})" if result.message else "")
                             break
-            if result.ok or attempt == retry.attempts:
+            if result.ok or waited >= retry.attempts - 1 - 1e-9:
                 break
-            await asyncio.sleep(retry.delay)
+            if retry.delay <= 0:
+                await asyncio.sleep(0)
+                waited += 1
+                continue
+            started = time.monotonic()
+            if await action.settle(r, self._action_context(step, sid, item), result, retry.delay):
+                waited += max(0.1, (time.monotonic() - started) / retry.delay)
+            else:
+                waited += 1
         return result, rendered
 
     async def _execute(self: Engine, step: StepBody, action: Action, r: Rendered, sid: str, item: Any) -> ActionResult:

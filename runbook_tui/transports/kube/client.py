@@ -12,6 +12,7 @@ import builtins  # KubeClient.list shadows list in the annotations inside the cl
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from runbook_tui.transports.kube.config import (
 )
 from runbook_tui.transports.kube.errors import api_error, translate
 from runbook_tui.transports.kube.pods import default_container, exec_in_pod, find_pod, read_logs
-from runbook_tui.transports.kube.wait import EventCallback, watch_until
+from runbook_tui.transports.kube.wait import EventCallback, watch_changed, watch_until
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -72,6 +73,7 @@ class KubeClient:
         self._cache_dir: str | None = None
         self._kept: Path | None = None  # where this cluster's discovery is kept between runs
         self._seeded: int | None = None
+        self._watch_refused = False  # the API answered a watch with an HTTP error: poll instead
 
     # --- connecting ----------------------------------------------------------------------------
 
@@ -316,6 +318,27 @@ class KubeClient:
             return watch_until(self, res, name, self._ns(res, namespace), condition, timeout, cancel, emit)
 
         return await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name)
+
+    async def changed(self, kind: str, name: str, *, namespace: str | None = None, api_version: str | None = None,
+                      resource_version: str | None = None, timeout: float = 1.0) -> bool:
+        """Wait up to ``timeout`` s for the object to change after ``resource_version`` (a watch,
+        not a poll): True as soon as it does. When the API refuses to watch (RBAC without the
+        watch verb, a server without watch), or the watch fails, the time is slept out instead
+        and False returned: the caller then looks again as it would have after a poll's delay."""
+        start = time.monotonic()
+        if resource_version and not self._watch_refused:
+            def call(cancel: threading.Event) -> bool:
+                res = self.resource(kind, api_version)
+                return watch_changed(self, res, name, self._ns(res, namespace), resource_version, timeout, cancel)
+
+            try:
+                return bool(await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name))
+            except KubeError as err:
+                # An HTTP answer refusing the watch holds for the rest of the run; anything else
+                # (a dropped connection) is for the next look to report.
+                self._watch_refused = err.status >= 400
+        await asyncio.sleep(max(0.0, timeout - (time.monotonic() - start)))
+        return False
 
     # --- pods: logs and exec -------------------------------------------------------------------
 

@@ -99,3 +99,35 @@ def watch_until(client: KubeClient, res: Any, name: str, ns: str | None, conditi
                 resource_version = None  # expired: list again
                 continue
             raise api_error(err, context=client.context, server=client.server, kind=res.kind, namespace=ns, name=name) from None
+
+
+def watch_changed(client: KubeClient, res: Any, name: str, ns: str | None, resource_version: str,
+                  timeout: float, cancel: threading.Event) -> bool:
+    """What ``KubeClient.changed`` runs in its worker thread: True at the first change to the
+    object after ``resource_version``, False when ``timeout`` passes first."""
+    from kubernetes import watch as kwatch
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import ReadTimeoutError
+
+    watcher = kwatch.Watch()
+    try:
+        # The server ends the watch after whole seconds; the read timeout ends it on time.
+        for event in watcher.stream(
+            res.get, namespace=ns, field_selector=f"metadata.name={name}", resource_version=resource_version,
+            timeout_seconds=max(1, int(timeout + 0.999)), serialize=False,
+            _request_timeout=(REQUEST_TIMEOUT[0], timeout + 0.05),
+        ):
+            if cancel.is_set():
+                return False
+            seen = ((event.get("raw_object") or {}).get("metadata") or {}).get("resourceVersion")
+            if event.get("type") in ("ADDED", "MODIFIED", "DELETED") and seen != resource_version:
+                return True
+    except ReadTimeoutError:
+        return False
+    except ApiException as err:
+        if err.status == 410:
+            return True  # our version is too old to watch from: it has changed since; look again
+        raise
+    finally:
+        watcher.stop()
+    return False
