@@ -45,6 +45,55 @@ DESCRIPTIONS: dict[str, str] = {
     "foreach": "Run once per item (a list or an expression); the item is 'item'.",
     "concurrency": "How many foreach items run at once.",
     "undo": "A step body that reverses this step, offered when a later step fails.",
+    "always": "Cleanup: also runs when the run stops early (a failure, a refused gate), whatever became of its needs.",
+    "sensitive": "The output holds secrets: later steps use it, but only its size and sha256 are shown or journaled.",
+    "summary": "A paragraph on what the procedure does and when to use it.",
+    "tags": "Free words to group procedures (e.g. validation, read-mostly).",
+    "inputs": "What the operator gives: name -> {type, default, required, choices, ...}; read as inputs.NAME.",
+    # k8s
+    "kind": "The Kubernetes kind (Deployment, Service, Job, ...), as kubectl names it.",
+    "name": "The Kubernetes object's name.",
+    "namespace": "The Kubernetes namespace (default: the target's).",
+    "api_version": "The object's apiVersion when the kind alone is ambiguous (e.g. metallb.io/v1beta1).",
+    "body": "The object (apply, create) or the patch (patch), as YAML or a mapping.",
+    "patch_type": "How 'body' patches: merge (default), strategic or json.",
+    "cronjob": "job-from-cronjob: the CronJob whose job template the new Job copies.",
+    "condition": "wait: the condition type to wait for (e.g. Complete, Ready); 'Complete|Failed' waits for either.",
+    "container": "logs, exec: the container (default: the pod's only one).",
+    "tail": "logs: only this many last lines.",
+    "since": "logs: only lines newer than this duration.",
+    "command": "exec: the command, as a list (no shell) or a string run by sh -c.",
+    "label_selector": "get, list, wait: select objects by label (app=mail,tier=edge).",
+    "cwd": "local: the folder to run in (default: the current one).",
+    # inputs
+    "prompt": "The question shown when the value is asked for.",
+    "type": "string, int, bool, choice (one of 'choices'), ip or list.",
+    "default": "The value when none is given (templated; 'discover' may fill it).",
+    "required": "Refuse to start without a value.",
+    "choices": "The allowed values (type choice).",
+    "pattern": "A regular expression the whole value must match.",
+    "help": "A longer explanation shown beside the prompt.",
+    "secret": "Masked (***) wherever shown or stored; only the target receives the real value.",
+    "discover": "A read-only Kubernetes query whose result fills the default: {target, kind, namespace, label_selector, value}.",
+    # confirm, retry, upload, tcp
+    "text": "What the gate says (shown as written).",
+    "typed": "A phrase the operator must type to approve.",
+    "attempts": "How many times to try in all.",
+    "delay": "How long to wait between attempts (a duration).",
+    "src": "A file on this machine to upload (~ expanded; relative to the current folder).",
+    "content": "The text to upload, instead of 'src' (templated).",
+    "dest": "The path on the target.",
+    "mode": "The file mode, as octal text ('0644') or a number.",
+    "host": "The host to connect to.",
+    "port": "The TCP port (a number, or a template).",
+    "banner": "true: read one line; a string: a regular expression the first line must match.",
+}
+# Where one property name means something else in one model.
+MODEL_DESCRIPTIONS: dict[tuple[str, str], str] = {
+    ("Step", "target"): "k8s: the Kubernetes target from the inventory.",
+    ("StepBody", "target"): "k8s: the Kubernetes target from the inventory.",
+    ("UploadSpec", "target"): "The SSH target from the inventory to write to.",
+    ("TcpSpec", "timeout"): "How long to wait for the connection (and the banner).",
 }
 
 
@@ -71,6 +120,8 @@ def _fix_keywords(node: dict[str, Any]) -> None:
 
 
 def procedure_schema() -> dict[str, Any]:
+    from runbook_tui.parsers import PARSER_NAMES
+
     schema = Procedure.model_json_schema(by_alias=True, mode="validation")
     _walk(schema, _fix_keywords)
     duration = {
@@ -80,7 +131,7 @@ def procedure_schema() -> dict[str, Any]:
         ]
     }
     defs = schema["$defs"]
-    for model in defs.values():
+    for model_name, model in [*defs.items(), ("Procedure", schema)]:
         props = model.get("properties", {})
         for name in DURATION_FIELDS:
             if name in props:
@@ -92,21 +143,45 @@ def procedure_schema() -> dict[str, Any]:
                 "anyOf": [{"type": "string"}, {"$ref": "#/$defs/Confirm"}, {"type": "null"}],
                 "default": None,
             }
-        for name, text in DESCRIPTIONS.items():
-            if name in props:
-                props[name]["description"] = text
+        if "parse" in props:
+            props["parse"] = {"anyOf": [{"enum": list(PARSER_NAMES)}, {"type": "null"}], "default": None}
+        for name, prop in props.items():
+            text = MODEL_DESCRIPTIONS.get((model_name, name)) or DESCRIPTIONS.get(name)
+            if text:
+                prop["description"] = text
     for name in ("Step", "StepBody"):
         # Exactly one action per step (a key set to null does not count).
         defs[name]["oneOf"] = [
-            {"required": [action], "properties": {action: {"not": {"type": "null"}}}} for action in ACTIONS
+            {"required": [action],
+             "properties": {action: {"not": {"type": "null"}, "description": f"This step's action is {action}."}}}
+            for action in ACTIONS
         ]
     schema["properties"]["steps"]["description"] = "The steps, in order; each does exactly one action."
+    schema["properties"]["id"]["description"] = "The procedure's id: `runbook-tui run ID`, `call: ID`; unique on the search path."
     return {
         "$schema": DRAFT,
         "$id": "https://runbook-tui.invalid/schema/procedure.json",
         **schema,
         "title": "runbook-tui procedure",
     }
+
+
+INVENTORY_DESCRIPTIONS: dict[tuple[str, str], str] = {
+    ("Inventory", "targets"): "The systems procedures act on, by name: each is ssh or kubernetes.",
+    ("Inventory", "vars"): "Site facts procedures read as vars.NAME (addresses, ports, script paths).",
+    ("Inventory", "lab"): "Written by the rehearsal lab; alone it relaxes nothing (see lab_proof).",
+    ("Inventory", "lab_proof"): "The lab's secret every lab server must present before gates are relaxed.",
+    ("Target", "ssh"): "Reach this target over SSH.",
+    ("Target", "kubernetes"): "Reach this target through the Kubernetes API.",
+    ("SSHTarget", "host"): "The host name or address, or a Host alias of ~/.ssh/config.",
+    ("SSHTarget", "port"): "The SSH port; when left out, ~/.ssh/config's Port, else 22.",
+    ("SSHTarget", "user"): "The login user; when left out, ~/.ssh/config's User, else yours.",
+    ("SSHTarget", "key"): "A private key file; when left out, the config's IdentityFile, the agent and default keys.",
+    ("SSHTarget", "known_hosts"): "The known_hosts file; when left out, the config's UserKnownHostsFile, else ~/.ssh/known_hosts.",
+    ("KubeTarget", "kubeconfig"): "The kubeconfig file; when left out, KUBECONFIG (merged) or ~/.kube/config, as kubectl.",
+    ("KubeTarget", "context"): "The kubeconfig context (default: its current-context).",
+    ("KubeTarget", "namespace"): "The default namespace (default: the context's).",
+}
 
 
 def inventory_schema() -> dict[str, Any]:
@@ -116,9 +191,14 @@ def inventory_schema() -> dict[str, Any]:
     _walk(schema, _fix_keywords)
     target = schema["$defs"]["Target"]
     target["oneOf"] = [
-        {"required": ["ssh"], "properties": {"ssh": {"not": {"type": "null"}}}},
-        {"required": ["kubernetes"], "properties": {"kubernetes": {"not": {"type": "null"}}}},
+        {"required": [kind], "properties": {kind: {"not": {"type": "null"}, "description": f"A {kind} target."}}}
+        for kind in ("ssh", "kubernetes")
     ]
+    for model_name, model in [*schema["$defs"].items(), ("Inventory", schema)]:
+        for name, prop in model.get("properties", {}).items():
+            text = INVENTORY_DESCRIPTIONS.get((model_name, name))
+            if text:
+                prop["description"] = text
     return {
         "$schema": DRAFT,
         "$id": "https://runbook-tui.invalid/schema/inventory.json",
