@@ -1,9 +1,11 @@
 """The SSH pool: one connection per target, opened on first use and reused by every step.
 
-It ties the parts together: ``connect`` logs in (checking host keys), ``process`` runs a command
-on a channel of the shared connection, ``sftp`` moves files. Here live the decisions about
-connections: when a dead one is replaced, when a command may be rerun, how many channels a
-target gets.
+It ties the parts together: ``connect`` logs in (checking host keys), ``driver`` keeps a few
+long-lived shells per connection that run command after command, ``process`` runs a command on a
+channel of its own, ``sftp`` moves files. Here live the decisions about connections: when a dead
+one is replaced, when a command may be rerun, how many channels a target gets, and when a command
+goes to a driver shell (OpenSSH, an idle or new driver, a command that fits) or gets a channel of
+its own (the lab's asyncssh server, a login that cannot host a driver, every driver busy).
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ from runbook_tui.language.inventory import SSHTarget
 from runbook_tui.transports.base import CommandResult, OutputCallback
 from runbook_tui.transports.ssh import sftp
 from runbook_tui.transports.ssh.connect import open_connection
-from runbook_tui.transports.ssh.process import Dropped, quote_cmd, run_command
+from runbook_tui.transports.ssh.driver import CannotHost, Driver, ShellEnded, fits
+from runbook_tui.transports.ssh.process import Dropped, is_openssh, quote_cmd, run_command
 from runbook_tui.transports.ssh.sftp import UploadResult
 
 if TYPE_CHECKING:  # asyncssh is imported lazily at first use: it is slow to import
     import asyncssh
 
-#: OpenSSH's default MaxSessions is 10 per connection; one is kept for SFTP.
+#: OpenSSH's default MaxSessions is 10 per connection; one is kept for SFTP, one for a stop.
 _MAX_CHANNELS = 8
+#: Driver shells per connection, started as concurrent commands need them; a command that finds
+#: them all busy gets a channel of its own (measured in bench/ssh_roundtrip.py).
+MAX_DRIVERS = 4
 
 
 @dataclass
@@ -53,13 +59,18 @@ class SSHPool:
         *,
         accept_host_keys: Collection[str] = (),
         connect_timeout: float = 10.0,
+        max_drivers: int = MAX_DRIVERS,
     ):
+        """``max_drivers`` caps the driver shells per connection; 0 gives every command a
+        channel of its own, as before driver shells (the benchmark compares the two)."""
         self._targets = dict(targets)
+        self._max_drivers = max_drivers
         self._accept = frozenset(accept_host_keys)
         self._connect_timeout = connect_timeout
         self._conns: dict[str, asyncssh.SSHClientConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._channels: dict[str, asyncio.Semaphore] = {}
+        self._shells: dict[str, _Shells] = {}
         self._sftp: dict[str, tuple[asyncssh.SSHClientConnection, asyncssh.SFTPClient]] = {}
         self._sftp_locks: dict[str, asyncio.Lock] = {}
 
@@ -87,10 +98,16 @@ class SSHPool:
             conn = await self._connection(target)
             try:
                 async with self._channel_slot(target):
-                    return await run_command(
-                        conn, command, name=target, label=self._label(target),
-                        on_output=on_output, timeout=timeout, stdin=stdin,
-                    )
+                    return await self._run_once(target, conn, command, on_output, timeout, stdin)
+            except ShellEnded:
+                if reconnect and not rerun:
+                    rerun = True
+                    continue
+                raise ConnectionDropped(
+                    f"The shell running commands on {self._label(target)} ended while "
+                    f"{quote_cmd(command)} was running, so it may or may not have completed; "
+                    "the next command starts a new one."
+                ) from None
             except Dropped as dropped:
                 self._forget(target, conn)
                 if not dropped.started and not retried_stale:
@@ -103,6 +120,35 @@ class SSHPool:
                     f"The connection to {self._label(target)} dropped while {quote_cmd(command)} "
                     "was running, so it may or may not have completed."
                 ) from None
+
+    async def _run_once(
+        self, target: str, conn: asyncssh.SSHClientConnection, command: str,
+        on_output: OutputCallback | None, timeout: float | None, stdin: str | None,
+    ) -> CommandResult:
+        """On an idle (or new) driver shell when there is one for this command, else on a
+        channel of its own; a driver that cannot take the command at all hands it over."""
+        label = self._label(target)
+        shells = self._shells_of(target, conn)
+        driver = await shells.acquire() if fits(command) else None
+        if driver is not None:
+            try:
+                return await driver.run(
+                    command, stdin, name=target, label=label, on_output=on_output, timeout=timeout,
+                )
+            except ShellEnded as ended:
+                if ended.started:
+                    raise
+            finally:
+                shells.release(driver)
+        return await run_command(
+            conn, command, name=target, label=label, on_output=on_output, timeout=timeout, stdin=stdin,
+        )
+
+    def _shells_of(self, name: str, conn: asyncssh.SSHClientConnection) -> _Shells:
+        shells = self._shells.get(name)
+        if shells is None or shells.conn is not conn:
+            shells = self._shells[name] = _Shells(conn, self._max_drivers)
+        return shells
 
     async def upload(
         self, target: str, data: bytes, dest: str, *, mode: int | None = None
@@ -142,6 +188,7 @@ class SSHPool:
         conns = list(self._conns.values())
         self._conns.clear()
         self._sftp.clear()
+        self._shells.clear()
         for conn in conns:
             conn.close()
         for conn in conns:
@@ -167,6 +214,7 @@ class SSHPool:
         if conn is not None and self._conns.get(name) is conn:
             del self._conns[name]
             self._sftp.pop(name, None)
+            self._shells.pop(name, None)
             conn.abort()
 
     async def _connection(self, name: str) -> asyncssh.SSHClientConnection:
@@ -184,6 +232,9 @@ class SSHPool:
                 name, target, label=self._label(name), accept_host_key=name in self._accept,
                 connect_timeout=self._connect_timeout,
             )
+            # Connecting includes the first driver shell's start, so that every command after
+            # it costs a round trip, not a channel and a login shell.
+            await self._shells_of(name, conn).warm()
             self._conns[name] = conn
             return conn
 
@@ -208,3 +259,53 @@ class SSHPool:
                 self._sftp[name] = (conn, client)
                 return client
         raise ConnectionDropped(f"The connection to {self._label(name)} keeps dropping.")
+
+
+class _Shells:
+    """The driver shells of one connection: idle ones, how many there are, and whether this
+    login can have them at all (decided once, by the first start)."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection, most: int):
+        self.conn, self.most = conn, most
+        self.idle: list[Driver] = []
+        self.count = 0
+        self.unusable = most < 1 or not is_openssh(conn)  # the lab's shell is no /bin/sh to drive
+
+    async def acquire(self) -> Driver | None:
+        """An idle driver, a new one while there are fewer than the most allowed, else None."""
+        import asyncssh
+
+        while self.idle:
+            driver = self.idle.pop()
+            if driver.usable:
+                return driver
+            self.count -= 1
+        if self.unusable or self.count >= self.most:
+            return None
+        self.count += 1
+        try:
+            return await Driver.start(self.conn)
+        except CannotHost:
+            self.unusable = True
+        except asyncssh.ChannelOpenError:
+            pass  # e.g. MaxSessions reached: this command gets a channel when one is free
+        except BaseException:
+            self.count -= 1
+            raise
+        self.count -= 1
+        return None
+
+    def release(self, driver: Driver) -> None:
+        if driver.usable:
+            self.idle.append(driver)
+        else:
+            driver.close()
+            self.count -= 1
+
+    async def warm(self) -> None:
+        try:
+            driver = await self.acquire()
+        except Dropped:
+            return  # the first command will find the connection gone and replace it
+        if driver is not None:
+            self.release(driver)

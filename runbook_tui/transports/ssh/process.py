@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runbook_tui.errors import StepTimeout, TransportError
 from runbook_tui.transports.base import CommandResult, OutputCallback, TailBuffer
@@ -56,8 +56,14 @@ def launcher_script(command: str, stdin: str | None = None) -> str:
     return f"{_PGID_LINE}{{\n{command}\n}} {redirect}\n"
 
 
+class Killable(Protocol):
+    """A running command as a second Ctrl+C sees it: something to kill at once."""
+
+    async def kill_now(self) -> None: ...
+
+
 #: Commands running now, for the last-resort stop of a second Ctrl+C (``stop_all``).
-_RUNNING: set[_Running] = set()
+_RUNNING: set[Killable] = set()
 
 
 class Dropped(Exception):
@@ -81,7 +87,7 @@ async def run_command(
     """Run ``command`` once on ``conn``; raises ``Dropped`` when the connection goes away."""
     import asyncssh
 
-    wrapped = _signals_need_process_group(conn)
+    wrapped = is_openssh(conn)
     if wrapped:
         remote, stdin = LAUNCHER, launcher_script(command, stdin)
     else:
@@ -105,8 +111,8 @@ async def run_command(
         async with asyncio.timeout(timeout):
             await _gather(
                 _feed(process, stdin),
-                _pump(process.stdout, "stdout", out, on_output),
-                _pump(process.stderr, "stderr", err, on_output, group.take_marker if group is not None else None),
+                _pump(process.stdout, LineSplitter("stdout", out, on_output)),
+                _pump(process.stderr, LineSplitter("stderr", err, on_output, group.take_marker if group else None)),
             )
             await process.wait_closed()
     except TimeoutError:
@@ -165,40 +171,56 @@ async def _feed(process: Any, stdin: str | None) -> None:
         pass  # the command exited or the connection dropped; the readers will tell which
 
 
-async def _pump(
-    reader: Any,
-    stream: str,
-    tail: TailBuffer,
-    on_output: OutputCallback | None,
-    first_line: Callable[[str], bool] | None = None,
-) -> None:
-    """Split a stream into lines as chunks arrive, keeping only a bounded tail. ``first_line``
-    may consume the stream's first line (returning True) so it is not shown."""
-
-    def emit(line: str) -> None:
-        nonlocal first_line
-        line = line[:-1] if line.endswith("\r") else line
-        if first_line is not None:
-            hook, first_line = first_line, None
-            if hook(line):
-                return
-        tail.append(line)
-        if on_output is not None:
-            on_output(stream, line)
-
-    partial = ""
+async def _pump(reader: Any, lines: LineSplitter) -> None:
+    """Pass a stream on as lines as its chunks arrive, up to its end."""
     while True:
         chunk = await reader.read(_CHUNK)
         if not chunk:
             break
-        *lines, partial = (partial + chunk).split("\n")
+        lines.feed(chunk)
+    lines.flush()
+
+
+class LineSplitter:
+    """Cuts a stream into lines as text arrives, keeping a bounded tail and passing each line
+    to ``on_output``; ``first_line`` may consume the stream's first line (returning True) so it
+    is not shown. A "line" longer than _MAX_LINE is passed on in pieces."""
+
+    def __init__(
+        self,
+        stream: str,
+        tail: TailBuffer,
+        on_output: OutputCallback | None,
+        first_line: Callable[[str], bool] | None = None,
+    ):
+        self.stream, self.tail, self.on_output, self.first_line = stream, tail, on_output, first_line
+        self.partial = ""
+
+    def feed(self, text: str) -> None:
+        if not text:
+            return
+        *lines, self.partial = (self.partial + text).split("\n")
         for line in lines:
-            emit(line)
-        while len(partial) > _MAX_LINE:
-            emit(partial[:_MAX_LINE])
-            partial = partial[_MAX_LINE:]
-    if partial:
-        emit(partial)
+            self._emit(line)
+        while len(self.partial) > _MAX_LINE:
+            self._emit(self.partial[:_MAX_LINE])
+            self.partial = self.partial[_MAX_LINE:]
+
+    def flush(self) -> None:
+        """The stream ended: a last line without its newline is still a line."""
+        if self.partial:
+            self._emit(self.partial)
+            self.partial = ""
+
+    def _emit(self, line: str) -> None:
+        line = line[:-1] if line.endswith("\r") else line
+        if self.first_line is not None:
+            hook, self.first_line = self.first_line, None
+            if hook(line):
+                return
+        self.tail.append(line)
+        if self.on_output is not None:
+            self.on_output(self.stream, line)
 
 
 async def _stop(conn: Any, process: Any, group: _ProcessGroup | None) -> None:
@@ -211,7 +233,7 @@ async def _stop(conn: Any, process: Any, group: _ProcessGroup | None) -> None:
             except Exception:  # the channel is gone already
                 return
             if pgid is not None:  # the signal request may have been ignored: kill the group
-                await _kill_group(conn, pgid, signal)
+                await kill_group(conn, pgid, signal)
             try:
                 await asyncio.wait_for(process.wait_closed(), _STOP_GRACE)
                 return
@@ -230,7 +252,8 @@ async def _learn_pgid(process: Any, group: _ProcessGroup | None) -> int | None:
     return group.pgid if group is not None else None
 
 
-async def _kill_group(conn: Any, pgid: int, signal: str) -> None:
+async def kill_group(conn: Any, pgid: int, signal: str) -> None:
+    """Signal the remote process group ``pgid`` from a channel of its own (best effort)."""
     try:  # through LAUNCHER too: tcsh's kill knows no -s, nor "--"
         await asyncio.wait_for(conn.run(LAUNCHER, input=f"kill -s {signal} -- -{pgid}\n"), _KILL_TIMEOUT)
     except Exception:  # best effort; the channel is closed regardless
@@ -238,26 +261,37 @@ async def _kill_group(conn: Any, pgid: int, signal: str) -> None:
 
 
 class _Running:
+    """A command on a channel of its own, as ``stop_all`` sees it."""
+
     def __init__(self, conn: Any, process: Any, group: _ProcessGroup | None):
         self.conn, self.process, self.group = conn, process, group
+
+    async def kill_now(self) -> None:
+        pgid = self.group.pgid if self.group is not None else None
+        try:
+            self.process.send_signal("KILL")
+        except Exception:
+            pass
+        if pgid is not None:
+            await kill_group(self.conn, pgid, "KILL")
+        self.process.close()
+
+
+def track(running: Killable) -> None:
+    """Count ``running`` among the commands a second Ctrl+C kills, until ``untrack``."""
+    _RUNNING.add(running)
+
+
+def untrack(running: Killable) -> None:
+    _RUNNING.discard(running)
 
 
 async def stop_all(timeout: float = 3.0) -> None:
     """Kill every remote command still running, at once and with KILL: what a second Ctrl+C
     does before the program exits, so that leaving never leaves a command behind."""
-
-    async def kill(running: _Running) -> None:
-        pgid = running.group.pgid if running.group is not None else None
-        try:
-            running.process.send_signal("KILL")
-        except Exception:
-            pass
-        if pgid is not None:
-            await _kill_group(running.conn, pgid, "KILL")
-        running.process.close()
-
     if _RUNNING:
-        await asyncio.wait_for(asyncio.gather(*(kill(r) for r in list(_RUNNING)), return_exceptions=True), timeout)
+        kills = (r.kill_now() for r in list(_RUNNING))
+        await asyncio.wait_for(asyncio.gather(*kills, return_exceptions=True), timeout)
 
 
 class _ProcessGroup:
@@ -274,5 +308,7 @@ class _ProcessGroup:
         return False
 
 
-def _signals_need_process_group(conn: Any) -> bool:
+def is_openssh(conn: Any) -> bool:
+    """OpenSSH (a real firewall) rather than asyncssh's server (the lab): only there is the
+    command a script for /bin/sh, and only there may a driver shell run commands."""
     return "OpenSSH" in (conn.get_extra_info("server_version") or "")
