@@ -110,6 +110,7 @@ async def lab(tmp_path: Path):
         yield lab
 
 
+# assumption: HAProxy 2.9 (pfSense) numbers proxies and servers as the 2.6.12 installed here does.
 async def test_ids_match_a_real_haproxy_on_the_generated_config(lab: Lab, tmp_path: Path) -> None:
     haproxy = need("haproxy")
     lab_cfg = await run(lab, "cat /var/etc/haproxy/haproxy.cfg")

@@ -133,6 +133,7 @@ async def test_malformed_and_missing_bootstrap(lab: Lab, tmp_path: Path) -> None
 async def test_pfctl_ping_and_nc_follow_the_state(lab: Lab) -> None:
     out = (await run(lab, "pfctl -sn")).stdout
     assert "rdr on igb0 inet proto tcp from any to 203.0.113.10 port = smtp -> 10.0.20.1 port 25" in out
+    # assumption: FreeBSD ping(8)'s summary lines and exit 2 (the seed shows the loss line).
     r = await run(lab, "ping -c 2 -t 2 10.0.20.202")
     assert r.exit_status == 2
     assert "2 packets transmitted, 0 packets received, 100.0% packet loss" in r.stdout
@@ -298,3 +299,15 @@ async def test_fault_hostkey_changed(tmp_path: Path) -> None:
             _, err = await p.communicate()
             assert p.returncode == 255 and b"REMOTE HOST IDENTIFICATION HAS CHANGED" in err
         assert lab.command_log.entries()[-1]["target"] == "backup-host"
+
+
+async def test_haproxy_check_is_the_real_haproxys(lab: Lab) -> None:
+    """`haproxy -c` in the lab is the installed haproxy's verdict on the file, not the lab's."""
+    if shutil.which("haproxy") is None:
+        pytest.fail("haproxy is missing: scripts/install-test-deps installs it.")
+    r = await run(lab, "haproxy -c -f /var/etc/haproxy/haproxy.cfg")
+    assert (r.exit_status, r.stdout.splitlines()[-1]) == (0, "Configuration file is valid")
+    r = await run(lab, "printf 'frontend x\\n  bind :25 send-proxy-v3\\n' > /tmp/bad.cfg && haproxy -c -f /tmp/bad.cfg")
+    assert r.exit_status == 1
+    assert "config : parsing [/tmp/bad.cfg:2] : 'bind :25' in section 'frontend': unknown keyword 'send-proxy-v3'" in r.stderr
+    assert r.stderr.rstrip().endswith("Fatal errors found in configuration.")

@@ -121,6 +121,8 @@ async def test_the_bootstrap_runs_for_real(lab: Lab) -> None:
     assert (await run(lab, "ls /cf/conf/backup | wc -l")).stdout.strip() == "1"
 
 
+# assumption: the stand-in's haproxy_check_and_run() refuses what haproxy -c would (a missing
+# default_backend, two primary frontends on one address) without running haproxy -c itself.
 async def test_a_check_failure_reaches_the_script(lab: Lab) -> None:
     """A frontend naming a pool that does not exist: haproxy_check_and_run returns false, the
     script prints its FAILED line and exits 1, and HAProxy keeps its old pools."""

@@ -24,6 +24,8 @@ def test_sockstat_reference_sample():
 
 
 def test_sockstat_pfsense_sample():
+    # assumption: the sample is composed from freebsd-src usr.bin/sockstat/sockstat.c (no FreeBSD
+    # runs here to capture it); listed in runbook_tui/procedures/README.md.
     data = sockstat((CAPTURED / "freebsd_sockstat_l.txt").read_text())
     assert data["ports"]["haproxy"] == [25, 465, 587, 993, 2525]
     assert data["ports"]["unbound"] == [53, 953]
@@ -79,6 +81,7 @@ def test_pfctl_reference_sample():
 
 
 def test_pfctl_sample_composed_from_source():
+    # assumption: composed from freebsd-src sbin/pfctl/pfctl_parser.c, not captured.
     rules = rdr((CAPTURED / "freebsd_pfctl_sn.txt").read_text())["rules"]
     assert len(rules) == 6  # nat, no rdr and anchors are skipped
     by = _by_port(rules)

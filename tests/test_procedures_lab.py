@@ -49,6 +49,7 @@ async def test_validate_green_and_probe_job_cleaned_up(tmp_path):
         first_finish = next(i for i, e in enumerate(r.events) if isinstance(e, ev.StepFinished))
         started_early = {e.step_id for e in r.events[:first_finish] if isinstance(e, ev.StepStarted)}
         assert {"listeners", "backends-state", "nat-rdr"} <= started_early
+        # assumption: the lab's probe prints the seed's SUCCESS line (tests/test_lab_jobs.py).
         assert "Round-trip SUCCESS" in r.output("probe-logs")
         assert len(created_jobs(ws)) == 1 and len(deleted_probe_jobs(ws)) == 1
         job = r.finished["probe-create"].message.split()[0]  # "job/probe-abc123 created ..."

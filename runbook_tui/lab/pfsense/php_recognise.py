@@ -98,7 +98,7 @@ def _nat_retarget(host: PfSense, sh: Shell, script: Script) -> Result:
         host.write_config(cfg, f"NAT: mail ports -> {target}")
         sh.mutate()
     host.apply_filter(cfg)
-    return Result(f"nat rules retargeted: {changed} -> {target}\nfilter_configure rc=OK\n")
+    return Result(f"nat rules retargeted: {changed} -> {target}\n")
 
 
 def _alias_add(host: PfSense, sh: Shell, script: Script) -> Result:
