@@ -1,8 +1,9 @@
 """Just enough PHP for the lab's pfSense: tokenize a script, catch syntax errors the way PHP 8
 reports them, and read literal values (``$NODES = [...]``, ``build_pool('x', 30125, ...)``).
 
-The lab never executes PHP; it recognises the operator's scripts by the variables and calls
-they declare and applies their effect to the lab state.
+Used when php-cli is not installed (``php_recognise``): the lab then recognises the operator's
+scripts by the variables and calls they declare instead of running them (``php_cmd`` runs
+them with real php when it can).
 """
 
 from __future__ import annotations
