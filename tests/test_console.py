@@ -184,7 +184,7 @@ async def test_colour_marks_status_and_notices_only_when_asked(tmp_path: Path):
     await run(proc, subscribers=[ConsoleReporter(coloured, color=True)])
     text = coloured.getvalue()
     assert "\x1b[32m✓\x1b[0m good ok" in text and "\x1b[31m✗\x1b[0m bad failed" in text
-    assert text.rstrip().endswith("\x1b[31m\nFAILED\x1b[0m: step bad failed")
+    assert text.rstrip().endswith("\n\n\x1b[31mFAILED\x1b[0m: step bad failed")
 
 
 async def test_a_replayed_journal_says_how_much_output_was_not_kept(tmp_path: Path):

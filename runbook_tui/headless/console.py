@@ -74,35 +74,60 @@ def write_or_drop(out: TextIO, text: str) -> bool:
         return False
 
 
-def wants_color(out: TextIO, flag: bool | None = None) -> bool:
-    """Colour only on a terminal that can show it, and never when the operator said no:
-    ``--no-color``, ``NO_COLOR`` (no-color.org: any non-empty value) or ``TERM=dumb``."""
-    import os
-
-    if flag is not None:
-        return flag
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    return out.isatty()
+Part = str | tuple[str, str]  # plain text, or (rich style, text)
 
 
 class ConsoleReporter:
     """A status line per step, output prefixed with the step id, a summary table at the end.
-    ``quiet`` (for cron): only failures and the outcome line."""
+    ``quiet`` (for cron): only failures and the outcome line.
+
+    Written through rich, so whether to colour is rich's decision: a terminal, not ``TERM=dumb``,
+    no ``NO_COLOR`` (no-color.org), honouring ``FORCE_COLOR``; ``color`` True or False (``--no-color``)
+    overrides. Colourless output is plain text with no escape at all (rich's NO_COLOR alone would
+    keep bold and dim). rich is imported at the first line printed, not at start-up."""
 
     def __init__(self, out: TextIO | None = None, *, color: bool | None = None, quiet: bool = False):
         self.out = out or sys.stdout
-        self.color = wants_color(self.out, color)
+        self._wanted = color
+        self._rich: Any = None  # the rich Console, made at the first line
+        self._wraps: dict[str, tuple[str, str]] = {}
         self.quiet = quiet
         self.titles: dict[str, str] = {}
         self.finished: list[ev.StepFinished] = []
         self.width = 12
 
-    def _c(self, code: str, text: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+    @property
+    def color(self) -> bool:
+        if self._rich is None:
+            from rich.console import Console
 
-    def _print(self, text: str) -> None:
+            self._rich = Console(
+                file=self.out, force_terminal=True if self._wanted else None,
+                no_color=True if self._wanted is False else None,
+                color_system="standard" if self._wanted else "auto",
+                highlight=False, markup=False, emoji=False, soft_wrap=True,
+            )
+        return self._rich.color_system is not None and not self._rich.no_color
+
+    def _print(self, *parts: Part) -> None:
+        color = self.color
+        text = "".join(p if isinstance(p, str) else self._styled(*p) if color else p[1] for p in parts)
+        # Written by write_or_drop, not by rich: rich's own write ends the process on a closed
+        # pipe, and a reporter never breaks the run it reports.
         write_or_drop(self.out, text + "\n")
+
+    def _styled(self, style: str, text: str) -> str:
+        """TEXT in STYLE as rich renders it for this terminal; each style is rendered by rich
+        once (around a placeholder) and reused, so a flood of output lines stays cheap."""
+        wrap = self._wraps.get(style)
+        if wrap is None:
+            from rich.text import Text
+
+            with self._rich.capture() as captured:
+                self._rich.print(Text("\0", style=style), end="")
+            before, _, after = captured.get().partition("\0")
+            wrap = self._wraps[style] = (before, after)
+        return wrap[0] + text + wrap[1]
 
     def __call__(self, event: ev.Event) -> None:
         if self.quiet:
@@ -123,14 +148,14 @@ class ConsoleReporter:
 
     def _verbose(self, event: ev.Event) -> None:
         if isinstance(event, ev.OutputLine):  # the hot path: only what is printed
-            self._print(f"  {self._c('2', printable(event.step_id).ljust(self.width))} │ {printable(event.text)}")
+            self._print("  ", ("dim", printable(event.step_id).ljust(self.width)), f" │ {printable(event.text)}")
             return
         event = _safe_fields(event)
         if isinstance(event, ev.RunStarted):
             self.titles = {s["id"]: s["title"] for s in event.steps}
             self.width = max([len(s) for s in self.titles] + [8])
             mode = {"live": "LIVE", "dry-run": "DRY-RUN", "offline": "DRY-RUN (offline)", "lab": "LAB"}[event.mode]
-            self._print(self._c("1", f"{event.title} [{mode}]") + f"  run {event.run_id}  by {event.operator}")
+            self._print(("bold", f"{event.title} [{mode}]"), f"  run {event.run_id}  by {event.operator}")
             if event.resumed:
                 self._print("  resuming: steps already done are not repeated")
         elif isinstance(event, ev.StepStarted):
@@ -138,7 +163,7 @@ class ConsoleReporter:
             again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
             verb = "undo" if event.phase == "undo" else "▶"
             first = event.rendered.splitlines()[0] if event.rendered else ""
-            self._print(f"{verb} {self._c('1', event.step_id)}{where}{again}  {self._c('36', first)}")
+            self._print(f"{verb} ", ("bold", event.step_id), f"{where}{again}  ", ("cyan", first))
         elif isinstance(event, ev.GuardEvaluated):
             if not event.passed:
                 self._print(f"  {event.guard} not met: {event.expression}" + (f" ({event.detail})" if event.detail else ""))
@@ -148,16 +173,17 @@ class ConsoleReporter:
             why = f": {event.reason}" if event.reason else ""
             self._print(f"  gate {event.gate} answered {verdict}{extra} by {event.who}{why}")
         elif isinstance(event, ev.Notice):
-            color = {"error": "31", "warning": "33"}.get(event.level, "0")
-            self._print(self._c(color, f"! {event.text}"))
+            style = {"error": "red", "warning": "yellow"}.get(event.level, "")
+            self._print((style, f"! {event.text}"))
         elif isinstance(event, ev.OutputTruncated):
             self._print(f"  {event.step_id}: {truncation_text(event.to_dict())}")
         elif isinstance(event, ev.StepFinished):
             self.finished.append(event)
             mark = MARKS.get(event.status, "·")
-            color = {"ok": "32", "failed": "31", "blocked": "31", "would-run": "33", "unproven": "33"}.get(event.status, "0")
+            style = {"ok": "green", "failed": "red", "blocked": "red", "would-run": "yellow",
+                     "unproven": "yellow"}.get(event.status, "")
             message = event.message.splitlines()[0] if event.message and event.status != "would-run" else ""
-            self._print(f"{self._c(color, mark)} {event.step_id} {event.status} {event.duration:.2f}s"
+            self._print((style, mark), f" {event.step_id} {event.status} {event.duration:.2f}s"
                         + (f"  {message}" if message else ""))
             if event.status == "would-run":
                 for line in event.rendered.splitlines():
@@ -176,8 +202,9 @@ class ConsoleReporter:
         for sid, f in last.items():
             note = (f.message or "").splitlines()[0][:70] if f.message and f.status != "would-run" else ""
             self._print(f"{sid.ljust(self.width)}  {f.status:<10} {f.duration:>6.2f}s  {note}")
-        color = "32" if event.outcome == "succeeded" else "31"
-        self._print(self._c(color, f"\n{event.outcome.upper()}") + (f": {event.message}" if event.message else ""))
+        self._print("")
+        self._print(("green" if event.outcome == "succeeded" else "red", event.outcome.upper()),
+                    f": {event.message}" if event.message else "")
 
 
 class JsonReporter:
