@@ -171,6 +171,10 @@ EXACT = [
     "cut -d : -f 2 kv.txt",
     "sort -r lines.txt",
     "echo b a | tr ' ' '\\n' | sort",
+    # cd: a special builtin of the shell itself.
+    "mkdir -p d/e && cd d && cd e && echo deep > f.txt && cat f.txt && cat ../../lines.txt | head -1",
+    "cd nowhere_zz; echo rc=$?",
+    "cd lines.txt || echo not a folder",
 ]
 
 #: stdout compared with every number replaced by N: ``$$`` is a process id.

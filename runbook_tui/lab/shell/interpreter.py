@@ -2,7 +2,7 @@
 
 Enough of sh for what runbooks and the SSH transport type: the grammar of ``syntax`` and
 ``grammar`` (quoting, variables, ``$?``, ``$$``, ``$(...)``, pipes, ``&&``/``||``/``;``,
-redirections, ``if`` and ``for``), field splitting and globs, and the special builtins ``exit``,
+redirections, ``if`` and ``for``), field splitting and globs, and the special builtins ``cd``, ``exit``,
 ``exec`` and ``:``. Other builtins live in ``builtins`` (files, echo, test...) and ``text`` (grep,
 awk, head, tail, wc, sort, cut, tr); what a command is, in ``handlers``. Each handler says whether
 it changed something by calling ``Shell.mutate()``, which the command log records. Every path is
@@ -72,7 +72,7 @@ class Shell:
         self.root = Path(root).resolve()
         self.commands = {**BUILTINS, **commands}
         self.flavor = flavor
-        self.cwd = home
+        self.cwd = self.home = home
         self.user = user
         self.mutated = False
         self.last_code = 0
@@ -112,9 +112,19 @@ class Shell:
             f.write(text)
         self.mutate()
 
+    def _cd(self, path: str, o: _Out) -> int:
+        # A special builtin: it changes this shell's folder, so it lives here, not in builtins. The
+        # Linux wording is dash's (the differential test); the FreeBSD one follows its cd.c (assumption).
+        if not self.resolve(path).is_dir():
+            why = f"can't cd to {path}" if self.flavor == "linux" else f"{path}: No such file or directory"
+            o.err.append(self.sh_error(f"cd: {why}"))
+            return 2
+        self.cwd = self.abspath(path)
+        return 0
+
     def not_faked(self, name: str) -> str:
         """The lab's word on a command it does not have, listing the ones it fakes."""
-        faked = sorted({*self.commands, "exec", "exit", ":"}, key=lambda c: (c.startswith("/"), c))
+        faked = sorted({*self.commands, "cd", "exec", "exit", ":"}, key=lambda c: (c.startswith("/"), c))
         return f"runbook-tui lab: {name}: not found; this lab's shell fakes: {', '.join(faked)}\n"
 
     def sh_error(self, msg: str) -> str:
@@ -215,6 +225,8 @@ class Shell:
             raise _Exit(self._call(args[1:], stdin, o))
         if name == ":":
             return 0
+        if name == "cd":
+            return self._cd(args[1] if len(args) > 1 else self.home, o)
         handler = self.commands.get(name) or (
             self.commands.get(posixpath.basename(name)) if "/" in name else None
         )
