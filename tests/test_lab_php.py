@@ -147,3 +147,25 @@ async def test_without_php_the_lab_says_once_it_recognises(tmp_path: Path, monke
         assert first.stdout == "No syntax errors detected in /tmp/b.php\n"
         second = await run(lab, "php /tmp/b.php")
         assert (second.exit_status, second.stdout, second.stderr) == (0, "haproxy_check_and_run rc=OK\n", "")
+
+
+async def test_the_bootstrap_rehearsal_fails_on_the_operators_typo(tmp_path: Path) -> None:
+    """The bootstrap procedure on the lab, with a typo in the operator's script: the run stops at
+    run-bootstrap with PHP's own fatal error, and HAProxy keeps its pools."""
+    from lab_runs import open_lab
+    from lab_runs import run as run_procedure
+
+    need_php()
+    ws = await open_lab(tmp_path)
+    try:
+        script = Path(ws.inventory.vars["bootstrap_script"])
+        script.write_text(script.read_text().replace("config_set_path('installedpackages/haproxy'",
+                                                     "config_set_paths('installedpackages/haproxy'"))
+        before = [p.name for p in ws.lab.state.running.pools]
+        r = await run_procedure(ws, "bootstrap")
+        assert not r.ok and r.status("run-bootstrap") == "failed"
+        assert "Fatal error: Uncaught Error: Call to undefined function config_set_paths() in " \
+               "/tmp/pfsense-haproxy-bootstrap.php:" in r.output("run-bootstrap")
+        assert [p.name for p in ws.lab.state.running.pools] == before
+    finally:
+        await ws.close()
