@@ -127,25 +127,64 @@ class Gating:
         await self._take_change_lock()
         context = self.context()
         self._check_local_files(context)
-        details = []
+        details, not_run = [], []
         for step in self.procedure.steps:
             if not step.is_mutating or self.statuses.get(step.id) in OK_STATUSES:
                 continue
-            assert step.action is not None  # the loader lets through steps with exactly one action
-            where = step.target_name or ("operator" if ACTIONS[step.action].needs_person else "local machine")
-            try:
-                summary = ACTIONS[step.action].render(step, context).summary if step.foreach is None else f"for each of {step.foreach}"
-            except (TemplateProblem, RunbookError):
-                summary = "(rendered when it runs)"
-            details.append(f"{step.id} on {where}: {summary}")
+            if self._when_false(step, context):
+                not_run.append(step.id)  # skipped when it comes: not a change this run makes
+                continue
+            details.append(await self._what_runs(step, context, label=True))
+        skipped = (f" Not listed: {', '.join(not_run)} (its `when` is false now, so it will be skipped)."
+                   if not_run else "")
         answer = await self.ask(
             "plan",
             f"{self.procedure.title} will now change things ({self.options.mode}). "
-            "These steps mutate, in order; each one with its own confirmation asks again.",
+            f"These steps mutate, in order; each one with its own confirmation asks again.{skipped}",
             step=first, step_id=first.id, title="Plan: what this run will change", details=details,
         )
         if not answer.approved:
             raise Stop("refused", "the plan was not approved: nothing was changed")
+
+    def _when_false(self: Engine, step: Step, context: dict[str, Any]) -> bool:
+        """True when the step's ``when`` can be told now and is false (it will be skipped)."""
+        if step.when is None:
+            return False
+        try:
+            return not evaluate(step.when, context)
+        except TemplateProblem:
+            return False  # decided later, from what earlier steps register
+
+    async def _what_runs(self: Engine, step: Step, context: dict[str, Any], *, label: bool) -> str:
+        """Everything a gate approves for STEP: the rendered command for each item, the body it
+        sends (a patch, a file) and, where the kind can read it, the diff against the target now."""
+        assert step.action is not None  # the loader lets through steps with exactly one action
+        action = ACTIONS[step.action]
+        where = step.target_name or ("operator" if action.needs_person else "local machine")
+        head = f"{step.id} on {where}: " if label else (f"on {step.target_name}: " if step.target_name else "")
+        try:
+            items = self._items(step, context)
+        except TemplateProblem:
+            return head + f"for each of {step.foreach} (rendered when it runs)"
+        lines = []
+        for item in items:
+            ctx = context if step.foreach is None else {**context, "item": item}
+            try:
+                r = action.render(step, ctx)
+            except (TemplateProblem, RunbookError):
+                lines.append("(rendered when it runs)")
+                continue
+            lines.append(r.summary if step.foreach is None else f"[{item}] {r.summary}")
+            body = [r.detail] if r.detail and r.detail.strip() != r.summary.strip() else []
+            if not self.options.offline:
+                try:
+                    shown = await action.preview(r, self._action_context(step, step.id))
+                    if shown:
+                        body.append(shown)
+                except RunbookError as exc:
+                    body.append(f"(cannot show what would change: {exc})")
+            lines += ["    " + line for text in body for line in text.rstrip().splitlines()]
+        return head + "\n".join(lines)
 
     def _check_local_files(self: Engine, context: dict[str, Any]) -> None:
         """Every file on this machine that the steps still to run need exists, or the run stops
@@ -184,11 +223,7 @@ class Gating:
         confirm = step.confirm
         assert confirm is not None and step.action is not None  # asked only of a loaded step that has one
         text = render_text(confirm.text, context)
-        try:
-            summary = ACTIONS[step.action].render(step, context).summary if step.foreach is None else ""
-        except (TemplateProblem, RunbookError):
-            summary = ""
-        details = [f"on {step.target_name}: {summary}" if step.target_name else summary] if summary else []
+        details = [await self._what_runs(step, context, label=False)]
         if confirm.typed:
             phrase = render_text(confirm.typed, context)
             answer = await self.ask("typed", text, step=step, step_id=sid, title=step.label,

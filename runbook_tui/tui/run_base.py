@@ -80,7 +80,6 @@ class RunScreenBase(RunTools):
         self._why = {s.id: s.why for s in procedure.steps}
         self.error: str | None = None
         self.stopping = False  # the operator is quitting once the running steps finish
-        self._picked: str | None = None  # the step the screen itself last highlighted (following)
         self._asking_cancel = False
 
     def _header(self) -> str:
@@ -220,7 +219,6 @@ class RunScreenBase(RunTools):
 
     def _pick(self, sid: str) -> None:
         """Highlight SID for the operator (following): not a choice of theirs to stop following."""
-        self._picked = sid
         self.query_one(StepList).select_id(sid)
 
     def _show_detail(self, sid: str) -> None:
@@ -266,12 +264,10 @@ class RunScreenBase(RunTools):
 
     # -------------------------------------------------------------- actions
     @on(StepList.OptionHighlighted)
-    def _highlighted(self) -> None:
-        steps = self.query_one(StepList)
-        picked = steps.highlighted_id
-        if picked != self._picked and self.state.running and steps.has_focus:
+    def _highlighted(self, event: StepList.OptionHighlighted) -> None:
+        if self.query_one(StepList).by_operator(event) and self.state.running:
             # The operator picked another step: stop following the running one until f.
-            self.follow_running = picked in self.state.running
+            self.follow_running = event.option_id == self.state.following
         self.flush()
 
     def on_screen_resume(self) -> None:

@@ -11,17 +11,20 @@ engine gates each one on its own.
 
 from __future__ import annotations
 
+import re
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Markdown, Static
 
 from runbook_tui.engine.gates import GateAnswer, GateRequest
 from runbook_tui.textsafe import printable
 from runbook_tui.tui.run_state import RunState
 from runbook_tui.tui.widgets.gate_text import gate_text
+from runbook_tui.tui.widgets.parsed_table import result_markdown
 
 TAIL = 15  # the failing step's last output lines shown in the dialog
 
@@ -49,6 +52,21 @@ def tail(request: GateRequest, state: RunState | None) -> tuple[list[str], int]:
     output = state.steps[request.step_id].output
     lines = list(output.lines)[-TAIL:]
     return lines, output.total - len(lines)
+
+
+def evidence(request: GateRequest, state: RunState | None) -> str | None:
+    """The parsed data behind the failure, as tables: the failing step's own, else what its
+    guards read of earlier steps (``backends`` for "every server is UP")."""
+    if state is None or request.step_id not in state.steps:
+        return None
+    view = state.steps[request.step_id]
+    own = result_markdown(view.result, f"{request.step_id} found")
+    if own:
+        return own
+    read = " ".join([view.rendered, *(expr for _, expr, _, _ in view.guards)])
+    tables = [result_markdown(value if isinstance(value, dict) else None, f"{name} (registered earlier)")
+              for name, value in state.registered.items() if re.search(rf"\b{re.escape(name)}\b", read)]
+    return "\n\n".join(t for t in tables if t) or None
 
 
 class FailureScreen(ModalScreen[GateAnswer | None]):
@@ -83,6 +101,9 @@ class FailureScreen(ModalScreen[GateAnswer | None]):
                 yield gate_text(r)
                 if r.details:
                     yield Static(printable("\n".join(r.details)), id="gate-details", markup=False)
+                table = evidence(r, self.state)
+                if table:
+                    yield Markdown(table, id="failure-data")
                 lines, earlier = tail(r, self.state)
                 if lines:
                     more = f"… {earlier} earlier line(s) in the output view\n" if earlier else ""

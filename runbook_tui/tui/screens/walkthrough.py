@@ -9,7 +9,6 @@ events (``RunState.registered``), as the journal and the other faces see it.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import Any
 
@@ -22,20 +21,54 @@ from textual.widgets import Button, Footer, Input, Markdown, Static
 from runbook_tui.language.model import Step
 from runbook_tui.textsafe import printable
 from runbook_tui.tui.run_base import RunScreenBase
+from runbook_tui.tui.run_state import StepView
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 from runbook_tui.tui.widgets.output_view import OutputView
+from runbook_tui.tui.widgets.parsed_table import result_markdown
 from runbook_tui.tui.widgets.step_detail import StepDetail
 from runbook_tui.tui.widgets.step_list import StepList
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _short(value: Any, limit: int = 240) -> str:
-    try:
-        text = json.dumps(value, default=str, sort_keys=True)
-    except (TypeError, ValueError):
-        text = str(value)
-    return text if len(text) <= limit else text[:limit] + " …"
+def _data_words(data: Any) -> str:
+    """Parsed data in a few words: its scalars by name, its lists and mappings by size."""
+    if isinstance(data, dict):
+        said = []
+        for key, value in list(data.items())[:8]:
+            if isinstance(value, (list, dict)):
+                said.append(f"{key}: {len(value)} {'item' if isinstance(value, list) else 'entry'}(s)")
+            else:
+                said.append(f"{key}: {value}")
+        more = f" … and {len(data) - 8} more" if len(data) > 8 else ""
+        return "; ".join(said) + more
+    if isinstance(data, list):
+        return f"{len(data)} item(s)"
+    return str(data)[:200]
+
+
+def value_markdown(name: str, value: Any) -> str:
+    """One registered result for a person: how it ended, its first lines, its data (servers as a table)."""
+    if not isinstance(value, dict):
+        return f"**{name}**: {str(value)[:200]}"
+    head = [f"**{name}**"]
+    if value.get("status"):
+        head.append(str(value["status"]))
+    if value.get("exit_code") is not None:
+        head.append(f"exit code {value['exit_code']}")
+    stdout = (value.get("stdout") or "").strip().splitlines()
+    if stdout:
+        head.append(f"{len(stdout)} line(s) of output")
+    parts = [" · ".join(head)]
+    if stdout:
+        shown = stdout[:4] + ([f"… {len(stdout) - 4} more"] if len(stdout) > 4 else [])
+        parts.append("```\n" + "\n".join(shown) + "\n```")
+    table = result_markdown(value, f"{name}.data")
+    if table:
+        parts.append(table)
+    elif value.get("data") not in (None, "", [], {}):
+        parts.append(f"data: {_data_words(value['data'])}")
+    return "\n\n".join(parts)
 
 
 def current_markdown(registered: dict[str, Any], step: Step) -> str:
@@ -47,18 +80,15 @@ def current_markdown(registered: dict[str, Any], step: Step) -> str:
     if not used:
         listed = ", ".join(f"`{n}`" for n in sorted(registered))
         return f"### Current state\n\nThis step reads nothing registered so far ({listed})."
-    parts = ["### Current state"]
-    for name in sorted(used)[:4]:
-        value = registered[name]
-        if isinstance(value, dict):
-            shown = {k: value[k] for k in ("status", "exit_code", "data") if value.get(k) not in (None, "", [], {})}
-            stdout = (value.get("stdout") or "").strip().splitlines()
-            if stdout:
-                shown["stdout"] = stdout[:4] + ([f"… {len(stdout) - 4} more lines"] if len(stdout) > 4 else [])
-        else:
-            shown = value
-        parts.append(f"**{name}**: `{_short(shown)}`")
+    parts = ["### Current state"] + [value_markdown(name, registered[name]) for name in sorted(used)[:4]]
     return "\n\n".join(parts)
+
+
+def result_line(view: StepView) -> str:
+    """A finished step in one line, for the results kept on screen."""
+    icon = {"ok": "✓", "failed": "✗", "skipped": "–", "blocked": "■", "would-run": "◌", "undone": "↶"}.get(view.status, "·")
+    said = f": {view.message.splitlines()[0]}" if view.message and view.status != "would-run" else ""
+    return f"{icon} {view.id} {view.status}{said}"
 
 
 def expected_markdown(step: Step) -> str:
@@ -82,6 +112,11 @@ def expected_markdown(step: Step) -> str:
 
 
 class WalkthroughScreen(RunScreenBase):
+    DEFAULT_CSS = """
+    WalkthroughScreen #walk-results {
+        height: auto; max-height: 8; padding: 0 1; color: $text-muted; overflow-y: auto; display: none;
+    }
+    """
     BINDINGS = [
         Binding("ctrl+n", "next", "Next step", priority=True),
     ]
@@ -101,8 +136,9 @@ class WalkthroughScreen(RunScreenBase):
                 with Horizontal(id="walk-compare"):
                     yield Markdown("", id="walk-current")
                     yield Markdown("", id="walk-expected")
+                yield Static("", id="walk-results", markup=False)
                 yield OutputView(id="output")
-                yield Input(placeholder="search output", id="search")
+                yield Input(placeholder="search every step's output", id="search")
                 with Horizontal(id="walk-buttons"):
                     yield Button("Next", id="next", variant="primary", disabled=True)
                     yield Static("", id="walk-hint")
@@ -125,6 +161,8 @@ class WalkthroughScreen(RunScreenBase):
         """The engine's hook: show the step, enable Next, wait for it."""
         if any(w.is_cancelled for w in self.run_workers):
             return  # cancelled: the engine's cleanup steps run without waiting for Next
+        if self._when_false(step):
+            return  # the engine skips it: nothing to wait for
         self.current = step
         index = [s.id for s in self.procedure.steps].index(step.id) + 1
         why = self._render_why(step.why) or "_This step says nothing about why._"
@@ -138,14 +176,32 @@ class WalkthroughScreen(RunScreenBase):
         button.disabled = False
         button.focus()
         self.query_one("#walk-hint", Static).update("[dim]enter or ctrl+n runs this step[/]")
-        self.query_one("#run-status", Static).update(f"[yellow]waiting for Next: {step.id}[/]")
         self._go = asyncio.get_running_loop().create_future()
+        self._update_status()
         try:
             await self._go
         finally:
             self._go = None
             button.disabled = True
             self.query_one("#walk-hint", Static).update(f"[dim]running {step.id}…[/]")
+
+    def _when_false(self, step: Step) -> bool:
+        """The step's ``when`` is false now: the engine will skip it."""
+        if step.when is None or self.engine is None:
+            return False
+        from runbook_tui.language.templating import TemplateProblem, evaluate
+
+        try:
+            return not evaluate(step.when, self.engine.context())
+        except TemplateProblem:
+            return False  # the engine decides, and says so
+
+    def _update_status(self) -> None:
+        if self._go is not None and not self._go.done() and self.current is not None and not self.state.outcome:
+            self.query_one("#run-status", Static).update(printable(
+                f"[yellow]waiting for Next[/]: {self.current.id} runs when you press enter or ctrl+n"))
+            return
+        super()._update_status()
 
     def action_next(self) -> None:
         if self._go is not None and not self._go.done():
@@ -162,10 +218,17 @@ class WalkthroughScreen(RunScreenBase):
         step = self.current
         if step is None:
             return
+        finished = [result_line(v) for v in self.state if v.status not in ("pending", "running")]
+        results = self.query_one("#walk-results", Static)
+        text = printable("Results so far:\n" + "\n".join(finished)) if finished else ""
+        if getattr(results, "_shown", None) != text:
+            results._shown = text  # type: ignore[attr-defined]
+            results.update(text)
+            results.display = bool(text)
         view = self.state.steps.get(step.id)
         if view is not None and view.status not in ("pending", "running") and self._go is None:
             guards = "\n".join(f"- {'✓' if p else '✗'} {g}: `{e}`" for g, e, p, _ in view.guards[-4:])
-            result = f"### Result\n\n**{view.status}**" + (f": {view.message}" if view.message and view.status != "would-run" else "")
+            result = f"### Result of {view.id}\n\n**{view.status}**" + (f": {view.message}" if view.message and view.status != "would-run" else "")
             text = printable(result + ("\n\n" + guards if guards else ""))
             current = self.query_one("#walk-current", Markdown)
             if getattr(current, "_shown_result", None) != text:

@@ -77,6 +77,7 @@ class StepList(OptionList):
         self.state = state
         self._ids: list[str] = []
         self._layout = (NAME_WIDTH, True)
+        self._auto: list[str] = []  # highlights made by code, whose OptionHighlighted is still to come
         self.border_title = "Steps"
 
     @property
@@ -110,9 +111,9 @@ class StepList(OptionList):
         self.clear_options()
         self.add_options(Option(self._row(v), id=v.id) for v in self.state)
         if highlighted in self._ids:
-            self.highlighted = self._ids.index(highlighted)
+            self._highlight(self._ids.index(highlighted))
         elif self._ids:
-            self.highlighted = 0
+            self._highlight(0)
 
     def refresh_rows(self, ids: set[str] | None = None) -> None:
         if list(self.state.steps) != self._ids:
@@ -130,4 +131,17 @@ class StepList(OptionList):
 
     def select_id(self, sid: str) -> None:
         if sid in self._ids:
-            self.highlighted = self._ids.index(sid)
+            self._highlight(self._ids.index(sid))
+
+    def _highlight(self, index: int) -> None:
+        if self.highlighted != index:
+            self._auto.append(self._ids[index])
+            self.highlighted = index
+
+    def by_operator(self, event: OptionList.OptionHighlighted) -> bool:
+        """Whether a highlight came from the operator (a key, a click), not from ``select_id``:
+        the message arrives later, when the code may have moved on."""
+        if event.option_id in self._auto:
+            self._auto.remove(event.option_id)
+            return False
+        return True
