@@ -115,8 +115,10 @@ async def test_proxy_jump_goes_through_the_jump_host_and_names_it(home, sshd, ju
         await run(SSHTarget(host="fw"))
     message = str(unknown.value)
     assert message.startswith(f"Host key for the jump host bastion (127.0.0.1:{jump.port}) of fw is not known: ")
-    assert jump.fingerprint() in message
-    known.write_text(sshd.known_hosts_line() + jump.known_hosts_line())
+    assert jump.fingerprint() in message and "--accept-host-key fw" in message
+    # Accepting the target accepts its jump host's unknown key too, recorded like any other.
+    assert await run(SSHTarget(host="fw"), accept_host_keys=["fw"]) == f"{sshd.user}\n"
+    assert known.read_text() == sshd.known_hosts_line() + jump.known_hosts_line()
     connection = await run(SSHTarget(host="fw"), "echo $SSH_CONNECTION")
     # The target saw the connection come from the jump host's side: sshd's own direct-tcpip.
     assert connection.split()[2:] == ["127.0.0.1", str(sshd.port)]
