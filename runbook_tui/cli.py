@@ -182,7 +182,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def configure_graph(parser: argparse.ArgumentParser) -> None:
     from_graph = ("text", "mermaid", "dot")  # runbook_tui.language.graph.FORMATS, without importing it
     parser.add_argument(
-        "procedure", metavar="PROC", help="a procedure id (from --procedures) or a path to its file"
+        "procedure", metavar="PROC", help="a procedure id (on the search path, see --procedures) or a path to its file"
     )
     parser.add_argument("--format", choices=from_graph, default="text", help="output format (default: text)")
 
