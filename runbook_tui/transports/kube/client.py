@@ -29,7 +29,8 @@ from runbook_tui.transports.kube.config import (
     read_kubeconfig,
 )
 from runbook_tui.transports.kube.errors import api_error, translate
-from runbook_tui.transports.kube.pods import default_container, exec_in_pod, find_pod, read_logs
+from runbook_tui.transports.kube.pod_cache import PodCache
+from runbook_tui.transports.kube.pods import exec_in_pod, read_logs, selector_string
 from runbook_tui.transports.kube.wait import EventCallback, watch_changed, watch_until
 
 PATCH_TYPES = {
@@ -73,6 +74,7 @@ class KubeClient:
         self._cache_dir: str | None = None
         self._kept: Path | None = None  # where this cluster's discovery is kept between runs
         self._seeded: int | None = None
+        self.pods = PodCache()  # controllers' pods, resolved once per run (pod_cache.py)
         self._watch_refused = False  # the API answered a watch with an HTTP error: poll instead
 
     # --- connecting ----------------------------------------------------------------------------
@@ -172,8 +174,11 @@ class KubeClient:
         def call(cancel: threading.Event) -> dict:
             res = self.resource(kind, api_version)
             ns = self._ns(res, namespace)
-            return self.guard(lambda: res.get(name=name, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
-                              res, ns, name)
+            obj: dict = self.guard(lambda: res.get(name=name, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
+                                   res, ns, name)
+            # A Job just waited on: reading its log later needs only its pods, not it again.
+            self.pods.remember_selector((res.kind, ns or "", name), selector_string((obj.get("spec") or {}).get("selector")))
+            return obj
 
         return await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name)
 
@@ -201,6 +206,7 @@ class KubeClient:
 
         def call(cancel: threading.Event) -> dict:
             res = self.resource(kind, api_version)
+            self.pods.changed(res.kind, self._ns(res, namespace), name)
             return self._patch_sync(res, name, self._ns(res, namespace), body, patch_type)
 
         return await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name)
@@ -234,6 +240,7 @@ class KubeClient:
 
             res = self.resource(manifest["kind"], manifest["apiVersion"])
             ns = self._ns(res, namespace or meta.get("namespace"))
+            self.pods.changed(res.kind, ns, name)
             body = dict(manifest)
             if ns:
                 body["metadata"] = {**meta, "namespace": ns}
@@ -252,6 +259,7 @@ class KubeClient:
             res = self.resource(kind)
             body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
             ns = self._ns(res, namespace)
+            self.pods.changed(res.kind, ns, name)
             result = self.guard(lambda: res.delete(name=name, namespace=ns, body=body,
                                                    _request_timeout=REQUEST_TIMEOUT), res, ns, name)
             return result.to_dict() if hasattr(result, "to_dict") else dict(result or {})
@@ -285,6 +293,7 @@ class KubeClient:
         def call(cancel: threading.Event) -> dict:
             res = self.resource("Job", "batch/v1")
             ns = self._ns(res, namespace)
+            self.pods.changed(res.kind, ns, job_name)
             return self.guard(lambda: res.create(body=job, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
                               res, ns, job_name)
 
@@ -365,8 +374,7 @@ class KubeClient:
                 loop.call_soon_threadsafe(on_output, stream, line)
 
         def call(cancel: threading.Event) -> CommandResult:
-            pod = find_pod(self, name, ns, for_logs=False)
-            return exec_in_pod(self, pod, ns, list(command), default_container(pod, container), timeout, cancel, emit)
+            return exec_in_pod(self, name, ns, list(command), container, timeout, cancel, emit)
 
         return await self._run(call, kind="Pod", namespace=ns, name=name)
 

@@ -7,40 +7,67 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from runbook_tui.errors import KubeError, StepTimeout
 from runbook_tui.transports.base import CommandResult, TailBuffer
 from runbook_tui.transports.kube.config import REQUEST_TIMEOUT
 from runbook_tui.transports.kube.errors import api_error
+from runbook_tui.transports.kube.pod_cache import Key
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from runbook_tui.transports.kube.client import KubeClient
 
 
-def find_pod(client: KubeClient, target: str, ns: str, for_logs: bool) -> dict:
-    """A pod name, or ``job/NAME`` / ``deployment/NAME``: the pod kubectl would choose."""
+def find_pod(client: KubeClient, target: str, ns: str, for_logs: bool) -> tuple[dict, Key | None]:
+    """A pod name, or ``job/NAME`` / ``deployment/NAME``: the pod kubectl would choose, and the
+    controller's key when the pod came from the client's kept list (pod_cache.py)."""
     if "/" not in target:
         res = client.resource("Pod", "v1")
         return client.guard(lambda: res.get(name=target, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
-                            res, ns, target)
+                            res, ns, target), None
     kind, _, name = target.partition("/")
     owner_res = client.resource(kind)
-    owner = client.guard(lambda: owner_res.get(name=name, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
-                         owner_res, ns, name)
-    if owner_res.kind == "Pod":
-        return owner
-    selector = selector_string((owner.get("spec") or {}).get("selector"))
-    if not selector:
-        raise KubeError(f"{owner_res.kind} {ns}/{name} has no pod selector.")
+    key: Key = (owner_res.kind, ns, name)
+    if owner_res.kind != "Pod" and (kept := client.pods.pods(key)) is not None:
+        return pick_pod(kept, for_logs=for_logs), key
+    selector = client.pods.selector(key)
+    if selector is None:
+        owner = client.guard(lambda: owner_res.get(name=name, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
+                             owner_res, ns, name)
+        if owner_res.kind == "Pod":
+            return owner, None
+        selector = selector_string((owner.get("spec") or {}).get("selector"))
+        if not selector:
+            raise KubeError(f"{owner_res.kind} {ns}/{name} has no pod selector.")
+        client.pods.remember_selector(key, selector)
     pod_res = client.resource("Pod", "v1")
     pods = client.guard(lambda: pod_res.get(namespace=ns, label_selector=selector,
                                             _request_timeout=REQUEST_TIMEOUT).to_dict(), pod_res, ns, None)
     items = pods.get("items") or []
     if not items:
+        client.pods.forget(key)
         raise KubeError(f"No pods found for {owner_res.kind.lower()} {ns}/{name} (selector {selector}).", 404)
-    return pick_pod(items, for_logs=for_logs)
+    client.pods.remember_pods(key, items)
+    return pick_pod(items, for_logs=for_logs), None
+
+
+def with_pod(client: KubeClient, target: str, ns: str, for_logs: bool, use: Callable[[dict], T]) -> T:
+    """``use(pod)`` for the pod behind ``target``; a kept pod that fails (gone since, 404) is
+    resolved afresh and tried once more, so a stale list never decides the outcome. ``use``
+    must be safe to repeat: a log read, or opening an exec (never reading one)."""
+    pod, key = find_pod(client, target, ns, for_logs)
+    if key is None:
+        return use(pod)
+    try:
+        return use(pod)
+    except KubeError:
+        client.pods.forget(key)
+    pod, _ = find_pod(client, target, ns, for_logs)
+    return use(pod)
 
 
 def default_container(pod: dict, container: str | None) -> str | None:
@@ -58,29 +85,42 @@ def default_container(pod: dict, container: str | None) -> str | None:
 def read_logs(client: KubeClient, name: str, ns: str, container: str | None, tail: int | None,
               since: float | None) -> str:
     """What ``KubeClient.logs`` runs in its worker thread: the pod's log as text."""
-    pod = find_pod(client, name, ns, for_logs=True)
-    pod_name = pod["metadata"]["name"]
     query: list[tuple[str, Any]] = []
-    if (c := default_container(pod, container)) is not None:
-        query.append(("container", c))
     if tail is not None:
         query.append(("tailLines", int(tail)))
     if since is not None:
         query.append(("sinceSeconds", max(1, int(since))))
     res = client.resource("Pod", "v1")
-    # The raw GET of pods/log through the official client's transport, as kubectl sends it:
-    # CoreV1Api would do the same but costs most of a second to import (its pydantic models).
-    response = client.guard(lambda: client.dyn.request(
-        "get", f"/api/v1/namespaces/{quote(ns)}/pods/{quote(pod_name)}/log", query_params=query,
-        header_params={"Accept": "text/plain, */*"}, serialize=False, _request_timeout=REQUEST_TIMEOUT,
-    ), res, ns, pod_name)
-    return response.data.decode("utf-8", errors="replace")
+
+    def read(pod: dict) -> str:
+        pod_name = pod["metadata"]["name"]
+        c = default_container(pod, container)
+        params = ([("container", c)] if c is not None else []) + query
+        # The raw GET of pods/log through the official client's transport, as kubectl sends it:
+        # CoreV1Api would do the same but costs most of a second to import (its pydantic models).
+        response = client.guard(lambda: client.dyn.request(
+            "get", f"/api/v1/namespaces/{quote(ns)}/pods/{quote(pod_name)}/log", query_params=params,
+            header_params={"Accept": "text/plain, */*"}, serialize=False, _request_timeout=REQUEST_TIMEOUT,
+        ), res, ns, pod_name)
+        return str(response.data.decode("utf-8", errors="replace"))
+
+    return with_pod(client, name, ns, True, read)
 
 
-def exec_in_pod(client: KubeClient, pod: dict, ns: str, command: list[str], container: str | None,
+def exec_in_pod(client: KubeClient, target: str, ns: str, command: list[str], container: str | None,
                 timeout: float | None, cancel: threading.Event, emit: Callable[[str, str], None]) -> CommandResult:
-    """What ``KubeClient.exec`` runs in its worker thread: the exec websocket, read until the
-    command ends, ``timeout`` passes or ``cancel`` is set."""
+    """What ``KubeClient.exec`` runs in its worker thread: the exec websocket into the pod
+    behind ``target``, read until the command ends, ``timeout`` passes or ``cancel`` is set."""
+
+    def open_(pod: dict) -> tuple[dict, Any]:
+        return pod, open_exec(client, pod, ns, command, default_container(pod, container))
+
+    pod, ws = with_pod(client, target, ns, False, open_)
+    return read_exec(ws, pod, ns, default_container(pod, container), timeout, cancel, emit)
+
+
+def open_exec(client: KubeClient, pod: dict, ns: str, command: list[str], container: str | None) -> Any:
+    """The exec websocket, opened: the command has started."""
     from kubernetes.client.exceptions import ApiException
     from kubernetes.stream.ws_client import websocket_call
 
@@ -105,6 +145,13 @@ def exec_in_pod(client: KubeClient, pod: dict, ns: str, command: list[str], cont
                             _request_timeout=REQUEST_TIMEOUT)
     except ApiException as err:
         raise api_error(err, context=client.context, server=client.server, kind="Pod", namespace=ns, name=pod_name) from None
+    return ws
+
+
+def read_exec(ws: Any, pod: dict, ns: str, container: str | None, timeout: float | None, cancel: threading.Event,
+              emit: Callable[[str, str], None]) -> CommandResult:
+    """Read an opened exec until the command ends, ``timeout`` passes or ``cancel`` is set."""
+    pod_name = pod["metadata"]["name"]
     buffers = {"stdout": TailBuffer(), "stderr": TailBuffer()}
     partial = {"stdout": "", "stderr": ""}
 
