@@ -9,7 +9,8 @@ from typing import Any
 from runbook_tui.errors import RunbookError
 from runbook_tui.language import templating
 from runbook_tui.language.model import InputSpec, Procedure
-from runbook_tui.language.yaml_source import SourceError, read_value
+from runbook_tui.language.yaml_compose import read_value
+from runbook_tui.language.yaml_source import SourceError
 
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}

@@ -33,7 +33,7 @@ from runbook_tui.language.pydantic_problems import (
     subject,
 )
 from runbook_tui.language.yaml_source import Path as YamlPath
-from runbook_tui.language.yaml_source import SourceError, SourceMap, decode, read_yaml
+from runbook_tui.language.yaml_source import SourceError, SourceMap, decode
 
 _INVENTORY_EXPECTED = {
     "targets": "a mapping of target names to their settings",
@@ -83,6 +83,8 @@ def check_inventory_files(path: str | os.PathLike[str]) -> list[Problem]:
     the transport says what is missing, in a sentence, when and only when a step uses that
     target. ``validate`` is where an operator asks whether everything is in place.
     """
+    from runbook_tui.language.yaml_compose import read_yaml
+
     try:
         text = decode(read_bytes(Path(path), "inventory"), str(path))
         doc = read_yaml(text, str(path), expected=INVENTORY_SHAPE)

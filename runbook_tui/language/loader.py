@@ -10,31 +10,26 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
-
 from runbook_tui.errors import Problem, ProcedureError
-from runbook_tui.language import check_context, procedure_checks
-from runbook_tui.language.inventory import Inventory
+from runbook_tui.language import check_cache
 from runbook_tui.language.model import Procedure, SourceLoc, StepBody
-from runbook_tui.language.pydantic_problems import (
-    Describer,
-    key_subject,
-    pydantic_problems,
-    subject,
-)
 from runbook_tui.language.yaml_source import (
     MAX_BYTES,
     Document,
     SourceError,
     SourceMap,
     decode,
-    read_yaml,
 )
 from runbook_tui.language.yaml_source import Path as YamlPath
 
+# The checks (and Jinja2 and PyYAML under them) are imported when a file is checked, not here:
+# a start that finds every procedure in the check cache never needs them.
 if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
     from runbook_tui.language.catalog import Catalog
+    from runbook_tui.language.inventory import Inventory
+    from runbook_tui.language.pydantic_problems import Describer
 
 __all__ = [
     "MAX_BYTES",
@@ -108,6 +103,8 @@ def read_bytes(path: Path, what: str) -> bytes:
 
 
 def parse_document(text: str, filename: str, shape: str) -> Document:
+    from runbook_tui.language.yaml_compose import read_yaml  # PyYAML only once a file is parsed
+
     try:
         return read_yaml(text, filename, expected=shape)
     except SourceError as exc:
@@ -123,6 +120,8 @@ def as_error(problems: list[Problem]) -> ProcedureError:
 
 
 def issue_problems(doc: Document, describe: Describer) -> list[Problem]:
+    from runbook_tui.language.pydantic_problems import key_subject, subject
+
     out = []
     for issue in doc.issues:
         what = (
@@ -141,14 +140,22 @@ def issue_problems(doc: Document, describe: Describer) -> list[Problem]:
 def load_procedure(
     path: str | os.PathLike[str], *, inventory: Inventory | None = None, catalog: Catalog | None = None
 ) -> Procedure:
-    """Read and validate one procedure file."""
+    """Read and validate one procedure file: from the check cache when this text was found
+    valid before in the same setting (see check_cache), else checked and then kept there."""
     path = Path(path)
     data = read_bytes(path, "procedure")
     try:
         text = decode(data, str(path))
     except SourceError as exc:
         raise as_error(exc.problems) from None
-    return load_procedure_text(text, str(path), inventory=inventory, catalog=catalog)
+    text_sha = check_cache.text_hash(text)
+    key = check_cache.key(text_sha, str(path), inventory, catalog)
+    entry = check_cache.load(key, text_sha)
+    if entry is not None and (procedure := _from_cache(entry, str(path))) is not None:
+        return procedure
+    procedure, raw, source = _checked(text, str(path), inventory, catalog)
+    check_cache.store(key, text_sha, _to_cache(raw, source))
+    return procedure
 
 
 def load_procedure_text(
@@ -159,6 +166,12 @@ def load_procedure_text(
     catalog: Catalog | None = None,
 ) -> Procedure:
     """Validate procedure YAML ``text``; ``filename`` is what problems are reported against."""
+    return _checked(text, filename, inventory, catalog)[0]
+
+
+def _checked(
+    text: str, filename: str, inventory: Inventory | None, catalog: Catalog | None
+) -> tuple[Procedure, dict[str, Any], SourceMap]:
     try:
         return _load_procedure(text, filename, inventory, catalog)
     except ProcedureError:
@@ -169,7 +182,12 @@ def load_procedure_text(
 
 def _load_procedure(
     text: str, filename: str, inventory: Inventory | None, catalog: Catalog | None
-) -> Procedure:
+) -> tuple[Procedure, dict[str, Any], SourceMap]:
+    from pydantic import ValidationError
+
+    from runbook_tui.language import check_context, procedure_checks
+    from runbook_tui.language.pydantic_problems import pydantic_problems
+
     doc = parse_document(text, filename, PROCEDURE_SHAPE)
     data, source = doc.data, doc.source
     describe = check_context.describer(data)
@@ -200,7 +218,7 @@ def _load_procedure(
     if problems or procedure is None:
         raise as_error(problems)
     _attach_locations(procedure, data, source)
-    return procedure
+    return procedure, data, source
 
 
 def _loc(source: SourceMap, path: YamlPath) -> SourceLoc:
@@ -224,6 +242,35 @@ def _attach_locations(procedure: Procedure, data: dict[str, Any], source: Source
         _attach_body(step, raw, source, ("steps", i))
         if step.undo is not None:
             _attach_body(step.undo, raw["undo"], source, ("steps", i, "undo"))
+
+
+def _located_paths(data: dict[str, Any]) -> list[YamlPath]:
+    """Every path ``_attach_locations`` asks the source map about (data of a valid procedure)."""
+    paths: list[YamlPath] = [(), *((key,) for key in data)]
+    paths += [("inputs", name) for name in data.get("inputs") or {}]
+    for i, raw in enumerate(data["steps"]):
+        paths += [("steps", i), *(("steps", i, key) for key in raw)]
+        if isinstance(raw.get("undo"), dict):
+            paths += [("steps", i, "undo"), *(("steps", i, "undo", key) for key in raw["undo"])]
+    return paths
+
+
+def _to_cache(data: dict[str, Any], source: SourceMap) -> dict[str, Any]:
+    return {"data": data, "at": [[list(path), *source.value(path)] for path in _located_paths(data)]}
+
+
+def _from_cache(entry: dict[str, Any], filename: str) -> Procedure | None:
+    """The procedure an entry holds, or None when the entry is not what _to_cache wrote."""
+    try:
+        data = entry["data"]
+        source = SourceMap(filename, values={tuple(path): (line, col) for path, line, col in entry["at"]})
+        if not all(path in source.values for path in _located_paths(data)):
+            return None
+        procedure = Procedure.model_validate(data)
+        _attach_locations(procedure, data, source)
+    except Exception:  # a damaged entry only costs a fresh check; it must never stop a start
+        return None
+    return procedure
 
 
 # ---------------------------------------------------------------- inventory

@@ -1,0 +1,174 @@
+"""The check cache: a second start takes checked procedures from the user cache folder instead of
+checking them again, and never at the cost of a problem: a changed file, inventory or callee is
+checked afresh, and a damaged or foreign entry is ignored."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from runbook_tui.errors import ProcedureError
+from runbook_tui.language import check_cache
+from runbook_tui.language.catalog import Catalog
+from runbook_tui.language.inventory import Inventory
+from runbook_tui.language.loader import load_procedure, load_procedure_text
+from runbook_tui.language.model import Procedure
+
+SAMPLES = Path(__file__).parent / "data" / "procedures"
+SITE = SAMPLES / "inventory" / "site.yaml"
+
+GREET = textwrap.dedent("""\
+    id: greet
+    title: Say hello
+    inputs:
+      name: {default: world}
+    steps:
+      - id: hello
+        local: echo hello {{ inputs.name }}
+        undo:
+          local: echo bye
+      - id: again
+        needs: [hello]
+        local: echo again
+""")
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "runbook-tui" / "checked"
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted(cache.glob("*.json")) if cache.is_dir() else []
+
+
+def locations(procedure: Procedure) -> list[object]:
+    out: list[object] = [procedure.path, procedure.field_loc("id"), procedure.inputs["name"]._loc]
+    for step in procedure.steps:
+        out += [step._loc, step._field_locs]
+        if step.undo is not None:
+            out += [step.undo._loc, step.undo._field_locs]
+    return out
+
+
+def test_a_valid_procedure_is_kept_and_read_back_the_same(tmp_path: Path, cache: Path) -> None:
+    path = tmp_path / "greet.yaml"
+    path.write_text(GREET)
+    fresh = load_procedure(path)
+    assert len(entries(cache)) == 1
+    again = load_procedure(path)
+    assert again is not fresh
+    assert again.model_dump() == fresh.model_dump()
+    assert locations(again) == locations(fresh)
+    assert again.step("again").field_loc("local") == (str(path), 12, 12)  # type: ignore[union-attr]
+
+
+def test_a_second_start_neither_parses_nor_checks(tmp_path: Path, cache: Path) -> None:
+    """In a fresh interpreter with the cache filled, loading the sample folder imports neither
+    PyYAML nor Jinja2: the YAML and template checks did not run."""
+    probe = (
+        "import sys\nfrom runbook_tui.language.catalog import Catalog\n"
+        f"procs, problems = Catalog({str(SAMPLES)!r}).load_all()\n"
+        "assert len(procs) == 3 and not problems, problems\n"
+        "print(sorted({'yaml', 'jinja2'} & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "['jinja2', 'yaml']"  # the probe can tell
+    second = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "[]"
+
+
+def test_a_changed_file_is_checked_again_and_its_error_names_file_and_line(tmp_path: Path, cache: Path) -> None:
+    path = tmp_path / "greet.yaml"
+    path.write_text(GREET)
+    load_procedure(path)
+    path.write_text(GREET.replace("{{ inputs.name }}", "{{ inputs.nmae }}"))
+    with pytest.raises(ProcedureError) as caught:
+        load_procedure(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:7:33: 'local' in step 'hello' uses 'inputs.nmae', but the procedure has no input 'nmae'"
+        " (did you mean 'name'?)"
+    ]
+    assert len(entries(cache)) == 1  # an invalid file is never kept: its problems are found each time
+
+
+def test_damaged_entries_are_ignored_and_replaced(tmp_path: Path, cache: Path) -> None:
+    path = tmp_path / "greet.yaml"
+    path.write_text(GREET)
+    fresh = load_procedure(path)
+    [entry] = entries(cache)
+    whole = json.loads(entry.read_text())
+    missing_location = dict(whole, at=whole["at"][:-1])
+    wrong_shape = dict(whole, data={"id": "greet"})
+    for damage in ("", "{", "[]", "null", "\x00\xff", json.dumps(missing_location), json.dumps(wrong_shape)):
+        entry.write_text(damage, encoding="utf-8", errors="surrogateescape")
+        loaded = load_procedure(path)
+        assert loaded.model_dump() == fresh.model_dump() and locations(loaded) == locations(fresh)
+        assert json.loads(entry.read_text()) == whole  # checked afresh, and written again
+
+
+def test_an_entry_made_for_other_text_is_not_trusted(tmp_path: Path, cache: Path) -> None:
+    """Even under the key of the new text, an entry that says it was made for other text is
+    ignored: the new text is checked, and its problem reported."""
+    path = tmp_path / "greet.yaml"
+    path.write_text(GREET)
+    load_procedure(path)
+    [entry] = entries(cache)
+    broken = GREET.replace("needs: [hello]", "needs: [helo]")
+    path.write_text(broken)
+    key = check_cache.key(check_cache.text_hash(broken), str(path), None, None)
+    (cache / f"{key}.json").write_text(json.dumps(dict(json.loads(entry.read_text()), key=key)))
+    with pytest.raises(ProcedureError, match=r"greet\.yaml:11:13: step 'again' needs 'helo'"):
+        load_procedure(path)
+
+
+def test_the_inventory_is_part_of_the_key(tmp_path: Path, cache: Path) -> None:
+    path = tmp_path / "uses-vars.yaml"
+    path.write_text("id: v\ntitle: V\nsteps:\n  - id: one\n    local: echo {{ vars.vlan_ip }}\n")
+    load_procedure(path, inventory=Inventory(vars={"vlan_ip": "10.0.20.1"}))
+    with pytest.raises(ProcedureError, match=r"uses-vars\.yaml:5:25: .*'vars\.vlan_ip', which the inventory's vars do not define"):
+        load_procedure(path, inventory=Inventory(vars={"other": 1}))
+
+
+def test_a_changed_callee_is_seen_by_its_caller(tmp_path: Path, cache: Path) -> None:
+    folder = tmp_path / "procedures"
+    folder.mkdir()
+    (folder / "greet.yaml").write_text(GREET)
+    caller = folder / "caller.yaml"
+    caller.write_text("id: caller\ntitle: C\nsteps:\n  - id: call\n    call: greet\n    with: {name: you}\n")
+    procedures, problems = Catalog(folder).load_all()
+    assert len(procedures) == 2 and problems == []
+    (folder / "greet.yaml").write_text(GREET.replace("name: {default: world}", "who: {default: world}")
+                                       .replace("inputs.name", "inputs.who"))
+    procedures, problems = Catalog(folder).load_all()
+    assert [p.id for p in procedures] == ["greet"]
+    assert [str(p) for p in problems] == [
+        f"{caller}:6:12: 'with' in step 'call' gives 'name', but procedure 'greet' has no input 'name'"
+    ]
+
+
+def test_a_cache_that_cannot_be_written_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    path = tmp_path / "greet.yaml"
+    path.write_text(GREET)
+    assert load_procedure(path).model_dump() == load_procedure_text(GREET, str(path)).model_dump()
+    assert load_procedure(path).id == "greet"
+
+
+def test_the_cache_folder_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert check_cache.folder() == tmp_path / "runbook-tui" / "checked"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # the XDG spec: only absolute paths count
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert check_cache.folder() == tmp_path / "home" / ".cache" / "runbook-tui" / "checked"
