@@ -6,13 +6,16 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runbook_tui.errors import Problem, ProcedureError
-from runbook_tui.language.inventory import Inventory
 from runbook_tui.language.loader import ProcedureNotFound, load_procedure
 from runbook_tui.language.model import Procedure
 from runbook_tui.language.pydantic_problems import did_you_mean
 from runbook_tui.language.yaml_source import MAX_BYTES
+
+if TYPE_CHECKING:  # the inventory's models are built only when an inventory is read
+    from runbook_tui.language.inventory import Inventory
 
 _ID_LINE = re.compile(r"""(?m)^id:[ \t]*["']?([A-Za-z0-9_-]+)["']?[ \t]*(?:#.*)?$""")
 

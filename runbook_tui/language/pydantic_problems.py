@@ -8,7 +8,6 @@ expected ("'timeout' in step 'restart' must be a duration like 30s, 2m or 500ms,
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -90,6 +89,8 @@ def show(value: Any, limit: int = 40) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'run'?)`` or nothing."""
+    import difflib  # only when a name is wrong: it is not small
+
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""
 
