@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -95,6 +96,17 @@ def lease(lab: Path) -> dict:
     return yaml.safe_load(out.stdout)
 
 
+def until_said(proc: subprocess.Popen, text: str, timeout: float = 30) -> str:
+    """PROC's output up to the line that says TEXT."""
+    assert proc.stdout is not None
+    seen, deadline = "", time.monotonic() + timeout
+    while text not in seen:
+        assert time.monotonic() < deadline and proc.poll() is None, f"never said {text!r}: {seen}"
+        if select.select([proc.stdout], [], [], 0.1)[0]:
+            seen += proc.stdout.readline()
+    return seen
+
+
 def started(log: Path, name: str) -> bool:
     return log.exists() and name in log.read_text().split()
 
@@ -136,16 +148,17 @@ def test_wait_runs_the_second_after_the_first(lab: Path, tmp_path: Path) -> None
     first = start(tmp_path, operator_env(tmp_path, "alice"), a, lab)
     try:
         wait_until(lambda: started(log, "a"), "the first change to start")
-        second = start(tmp_path, operator_env(tmp_path, "bob"), b, lab, "--wait")
-        time.sleep(1.5)
+        second = start(tmp_path, {**operator_env(tmp_path, "bob"), "PYTHONUNBUFFERED": "1"}, b, lab, "--wait")
+        said = until_said(second, "Waiting for it to finish")
+        assert "is locked by alice@" in said
+        time.sleep(1.0)
         assert second.poll() is None and not started(log, "b"), "the second did not wait"
         assert lease(lab)["spec"]["holderIdentity"].startswith("alice@")
     finally:
         release.touch()
     assert first.wait(30) == 0, first.communicate()
     out, err = second.communicate(timeout=30)
-    assert second.returncode == 0, out + err
-    assert "Waiting for it to finish" in out and "is locked by alice@" in out
+    assert second.returncode == 0, said + out + err
     assert log.read_text().split() == ["a", "b"]
 
 
