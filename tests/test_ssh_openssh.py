@@ -157,3 +157,26 @@ async def test_wrong_key_is_refused(sshd, tmp_path):
     pool = SSHPool({"host": sshd.target(key=str(wrong))})
     with pytest.raises(AuthError, match=f"host refused our key \\(user {sshd.user}\\)"):
         await pool.run("host", "true")
+
+
+async def test_the_last_resort_stop_kills_every_command_of_a_busy_connection(pool):
+    """A second Ctrl+C with as many commands running as a connection allows: each stop needs
+    a channel beyond sshd's MaxSessions (10), so those refused are asked for again."""
+    from runbook_tui.transports.ssh.process import stop_all
+
+    pids: list[int] = []
+    tasks = [
+        asyncio.create_task(pool.run(
+            "host", "trap '' TERM; echo $$; exec sleep 30", on_output=lambda s, l: pids.append(int(l)),
+        ))
+        for _ in range(8)
+    ]
+    deadline = time.monotonic() + 20
+    while len(pids) < 8:
+        assert time.monotonic() < deadline, f"only {len(pids)} of 8 commands started"
+        await asyncio.sleep(0.05)
+    await stop_all(timeout=5.0)
+    assert all([await _gone(pid) for pid in pids])
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

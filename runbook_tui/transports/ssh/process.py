@@ -253,9 +253,23 @@ async def _learn_pgid(process: Any, group: _ProcessGroup | None) -> int | None:
 
 
 async def kill_group(conn: Any, pgid: int, signal: str) -> None:
-    """Signal the remote process group ``pgid`` from a channel of its own (best effort)."""
-    try:  # through LAUNCHER too: tcsh's kill knows no -s, nor "--"
-        await asyncio.wait_for(conn.run(LAUNCHER, input=f"kill -s {signal} -- -{pgid}\n"), _KILL_TIMEOUT)
+    """Signal the remote process group ``pgid`` from a channel of its own (best effort). A
+    channel refused (sshd's MaxSessions, when a second Ctrl+C stops many commands at once) is
+    asked for again as the other stops free theirs."""
+    import asyncssh
+
+    async def kill() -> None:
+        while True:
+            try:  # through LAUNCHER too: tcsh's kill knows no -s, nor "--"
+                await conn.run(LAUNCHER, input=f"kill -s {signal} -- -{pgid}\n")
+                return
+            except asyncssh.ChannelOpenError:
+                if conn.is_closed():
+                    return
+                await asyncio.sleep(0.05)
+
+    try:
+        await asyncio.wait_for(kill(), _KILL_TIMEOUT)
     except Exception:  # best effort; the channel is closed regardless
         pass
 
