@@ -11,6 +11,7 @@ from kubeserver import TOKEN, start_cluster
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import AutoGates
+from runbook_tui.errors import KubeError
 from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.kube import KubeClient
 from runbook_tui.workspace import Workspace
@@ -36,11 +37,18 @@ async def _job(kube: KubeClient, name: str, outcome: str = "complete") -> dict:
                              "spec": {"template": {"spec": {"containers": [{"name": "probe", "image": "p"}]}}}})
 
 
-async def test_changed_answers_at_the_change_and_times_out_without_one(kube):
+async def test_changed_answers_at_the_change_and_times_out_without_one(kube, cluster):
     job = await _job(kube, "probe-w")  # the job controller completes it 0.3 s later
     start = time.monotonic()
     assert await kube.changed("Job", "probe-w", resource_version=job["metadata"]["resourceVersion"], timeout=5)
     assert time.monotonic() - start < 2
+    # The look that follows is answered with what the watch delivered, without asking again.
+    cluster.server.forbidden.add("jobs")
+    seen = await kube.get("Job", "probe-w")
+    assert seen["metadata"]["resourceVersion"] != job["metadata"]["resourceVersion"]
+    with pytest.raises(KubeError, match="(?i)forbidden"):
+        await kube.get("Job", "probe-w")  # once only
+    cluster.server.forbidden.discard("jobs")
 
     hang = await _job(kube, "probe-h", "hang")
     await kube.changed("Job", "probe-h", resource_version=hang["metadata"]["resourceVersion"], timeout=2)

@@ -1,6 +1,6 @@
 """Our Kubernetes client: one per cluster target, over the official (synchronous) client.
 
-Every call runs in a worker thread (``asyncio.to_thread``); long loops (wait, exec) take a
+Every call runs in a worker thread (``threads.in_thread``: a pool of its own); long loops (wait, exec) take a
 cancel flag that is set when the awaiting task is cancelled. Objects come back as plain dicts,
 as ``kubectl get -o json`` shows them. Every failure is a ``KubeError`` with one sentence.
 """
@@ -31,7 +31,11 @@ from runbook_tui.transports.kube.config import (
 from runbook_tui.transports.kube.errors import api_error, translate
 from runbook_tui.transports.kube.pod_cache import PodCache
 from runbook_tui.transports.kube.pods import exec_in_pod, read_logs, selector_string
+from runbook_tui.transports.kube.threads import in_thread
 from runbook_tui.transports.kube.wait import EventCallback, watch_changed, watch_until
+
+# How long an object a watch just delivered answers the get that follows (one look, one hand-off).
+SEEN_FRESH = 1.0
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -76,6 +80,7 @@ class KubeClient:
         self._seeded: int | None = None
         self.pods = PodCache()  # controllers' pods, resolved once per run (pod_cache.py)
         self._watch_refused = False  # the API answered a watch with an HTTP error: poll instead
+        self._seen: dict[tuple[str, str, str], tuple[float, dict]] = {}  # changed() -> the next get
 
     # --- connecting ----------------------------------------------------------------------------
 
@@ -104,7 +109,7 @@ class KubeClient:
             return
         async with self._lock:
             if self._dyn is None:
-                await asyncio.to_thread(self._connect_sync)
+                await in_thread(self._connect_sync)
 
     @property
     def dyn(self) -> Any:
@@ -121,7 +126,7 @@ class KubeClient:
         await self._ensure()
         cancel = threading.Event()
         try:
-            return await asyncio.to_thread(fn, cancel)
+            return await in_thread(fn, cancel)
         except asyncio.CancelledError:
             cancel.set()
             raise
@@ -174,8 +179,12 @@ class KubeClient:
         def call(cancel: threading.Event) -> dict:
             res = self.resource(kind, api_version)
             ns = self._ns(res, namespace)
-            obj: dict = self.guard(lambda: res.get(name=name, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
-                                   res, ns, name)
+            seen = self._seen.pop((res.kind, ns or "", name), None)
+            if seen is not None and time.monotonic() - seen[0] < SEEN_FRESH:
+                obj: dict = seen[1]  # as a watch delivered it a moment ago (``changed``)
+            else:
+                obj = self.guard(lambda: res.get(name=name, namespace=ns, _request_timeout=REQUEST_TIMEOUT).to_dict(),
+                                 res, ns, name)
             # A Job just waited on: reading its log later needs only its pods, not it again.
             self.pods.remember_selector((res.kind, ns or "", name), selector_string((obj.get("spec") or {}).get("selector")))
             return obj
@@ -338,7 +347,11 @@ class KubeClient:
         if resource_version and not self._watch_refused:
             def call(cancel: threading.Event) -> bool:
                 res = self.resource(kind, api_version)
-                return watch_changed(self, res, name, self._ns(res, namespace), resource_version, timeout, cancel)
+                ns = self._ns(res, namespace)
+                obj = watch_changed(self, res, name, ns, resource_version, timeout, cancel)
+                if obj:  # the next get of it (the look this wakes) is answered with it
+                    self._seen[(res.kind, ns or "", name)] = (time.monotonic(), obj)
+                return obj is not None
 
             try:
                 return bool(await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name))
@@ -399,7 +412,7 @@ class KubeClient:
     async def close(self) -> None:
         api, self.api, self._dyn, self._index = self.api, None, None, None
         if api is not None:
-            await asyncio.to_thread(api.close)
+            await in_thread(api.close)
         if self._cache_dir:
             if self._kept is not None:
                 discovery_cache.keep(Path(self._cache_dir) / "discovery.json", self._kept, self._seeded)

@@ -139,16 +139,22 @@ def new_api_client(path: str, context: str, *, in_cluster: bool = False) -> Any:
     """The official client's ``ApiClient`` for ``context`` of the kubeconfig at ``path`` (files
     separated by ``:`` are merged), or for the pod's service account when ``in_cluster``."""
     from kubernetes import config as kconfig
-    from kubernetes.client import ApiClient
+    from kubernetes.client import ApiClient, Configuration
     from kubernetes.config.config_exception import ConfigException
 
+    from runbook_tui.transports.kube.threads import MAX_WORKERS
+
     if in_cluster:
-        api = ApiClient(configuration=in_cluster_configuration())
+        configuration = in_cluster_configuration()
     else:
-        try:
-            api = kconfig.new_client_from_config(config_file=path, context=context, persist_config=False)
-        except (ConfigException, ValueError, TypeError, OSError) as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise KubeError(f"The kubeconfig {path} is not valid for context {context}: {reason}.") from None
+        configuration = type.__call__(Configuration)  # a fresh one, not a copy of the client's default
+    # One kept connection per request in flight (the default, 5 per CPU, drops the rest).
+    configuration.connection_pool_maxsize = MAX_WORKERS
+    try:
+        api = ApiClient(configuration=configuration) if in_cluster else kconfig.new_client_from_config(
+            config_file=path, context=context, persist_config=False, client_configuration=configuration)
+    except (ConfigException, ValueError, TypeError, OSError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise KubeError(f"The kubeconfig {path} is not valid for context {context}: {reason}.") from None
     api.configuration.retries = 0  # fail fast; the engine decides about retries
     return api

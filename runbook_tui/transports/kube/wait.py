@@ -102,9 +102,10 @@ def watch_until(client: KubeClient, res: Any, name: str, ns: str | None, conditi
 
 
 def watch_changed(client: KubeClient, res: Any, name: str, ns: str | None, resource_version: str,
-                  timeout: float, cancel: threading.Event) -> bool:
-    """What ``KubeClient.changed`` runs in its worker thread: True at the first change to the
-    object after ``resource_version``, False when ``timeout`` passes first."""
+                  timeout: float, cancel: threading.Event) -> dict | None:
+    """What ``KubeClient.changed`` runs in its worker thread: at the first change to the object
+    after ``resource_version``, the object as the watch delivered it (``{}`` once deleted, or
+    when the change is known but not the object); None when ``timeout`` passes first."""
     from kubernetes import watch as kwatch
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import ReadTimeoutError
@@ -118,16 +119,17 @@ def watch_changed(client: KubeClient, res: Any, name: str, ns: str | None, resou
             _request_timeout=(REQUEST_TIMEOUT[0], timeout + 0.05),
         ):
             if cancel.is_set():
-                return False
-            seen = ((event.get("raw_object") or {}).get("metadata") or {}).get("resourceVersion")
+                return None
+            obj = event.get("raw_object") or {}
+            seen = (obj.get("metadata") or {}).get("resourceVersion")
             if event.get("type") in ("ADDED", "MODIFIED", "DELETED") and seen != resource_version:
-                return True
+                return {} if event["type"] == "DELETED" else obj
     except ReadTimeoutError:
-        return False
+        return None
     except ApiException as err:
         if err.status == 410:
-            return True  # our version is too old to watch from: it has changed since; look again
+            return {}  # our version is too old to watch from: it has changed since; look again
         raise
     finally:
         watcher.stop()
-    return False
+    return None
