@@ -50,7 +50,7 @@ def session_command(args: argparse.Namespace) -> str:
     for flag, values in (("--procedures", args.procedures), ("--fault", args.fault),
                          ("--accept-host-key", args.accept_host_key)):
         for value in values:
-            argv += [flag, value]
+            argv += [flag, str(value)]
     return shlex.join([*argv, "tui"])
 
 
