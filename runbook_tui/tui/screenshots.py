@@ -150,7 +150,7 @@ async def gate_manual(pilot: Pilot) -> None:
     form = await _until(pilot, lambda: type(app.screen).__name__ == "InputsScreen" and app.screen, what="inputs")
     await app.workers.wait_for_complete()
     await pilot.pause(0.2)
-    form.query_one("#in-alias_method").value = "manual"
+    form.query_one("#in-alias_method").value = "webui"  # by hand in the WebUI: a manual gate
     await pilot.pause()
     form.action_start()
     await _answer_until(pilot, "manual", timeout=90)
