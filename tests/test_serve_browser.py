@@ -35,6 +35,8 @@ def status(url: str) -> int:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
+    except urllib.error.URLError:
+        return 0  # not listening yet
 
 
 @pytest.fixture
