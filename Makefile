@@ -35,3 +35,4 @@ bench: setup              ## print the benchmark figures
 	$(PY) bench/ssh_roundtrip.py
 	$(PY) bench/tui_flood.py
 	$(PY) bench/journal_listing.py
+	$(PY) bench/startup.py
