@@ -251,7 +251,7 @@ async def kubectl(lab: Lab, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         kubectl_path(), "--kubeconfig", str(lab.kubeconfig_path), *args, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env={**os.environ, "HOME": str(lab.dir), "KUBECACHEDIR": str(lab.dir / "kc")})
-    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)  # kubectl discovers every group first
     return proc.returncode or 0, out.decode(), err.decode()
 
 
