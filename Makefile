@@ -34,5 +34,7 @@ bench: setup              ## print the benchmark figures
 	$(PY) bench/engine_overhead.py
 	$(PY) bench/ssh_roundtrip.py
 	$(PY) bench/tui_flood.py
+	$(PY) bench/seed_oneliners.py
+	$(PY) bench/parallel_checks.py
 	$(PY) bench/journal_listing.py
 	$(PY) bench/startup.py
