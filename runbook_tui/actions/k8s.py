@@ -76,8 +76,12 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
     return Rendered("k8s", step.target, summary, detail=detail, params=p)
 
 
+# libyaml's emitter when PyYAML has it: the same text, a tenth of the time (an object per get).
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def _emit_yaml(ctx: ActionContext, data: Any) -> str:
-    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    text = yaml.dump(data, Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
     for line in text.splitlines()[:200]:
         ctx.output("stdout", line)
     return text
