@@ -181,7 +181,7 @@ async def test_manual_step_waits_for_done(tmp_path: Path):
         await pilot.press("y")
         gate = await wait_for(pilot, lambda: app.screen.request.kind == "manual" and app.screen, what="manual")
         assert "mail dashboard" in gate.request.text
-        assert str(gate.query_one("#yes", Button).label) == "Done"
+        assert str(gate.query_one("#yes", Button).label) == "Done (y)"  # the key shown on the gate
         await pilot.click("#yes")
         await run_finished(pilot)
         assert run.state.outcome == "succeeded"

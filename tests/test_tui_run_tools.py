@@ -238,3 +238,78 @@ async def test_cancel_asks_first_and_escape_keeps_running(tmp_path: Path):
         await pilot.press("c", "y")
         await run_finished(pilot)
         assert run.state.outcome == "aborted"
+
+
+MANY = "id: many\ntitle: Many changes\nsteps:\n  - id: each\n    title: Touch each host\n    foreach: [" + ", ".join(
+    f"host{i:02d}" for i in range(30)) + """]
+    local: echo touching {{ item }}
+  - id: never
+    title: Not this time
+    when: "{{ run.operator == 'nobody at all' }}"
+    local: echo never
+"""
+
+WALK = """\
+id: walk
+title: Look, maybe fix, then check
+steps:
+  - id: look
+    title: Look
+    local: echo 'state is steady'
+    mutates: false
+    register: look
+  - id: maybe
+    title: Fix it when broken
+    when: "'broken' in look.stdout"
+    local: echo fixing
+    mutates: false
+  - id: after
+    title: Check again
+    local: echo was {{ look.stdout | trim }}
+    mutates: false
+"""
+
+
+async def test_the_plan_lists_every_item_and_leaves_out_a_step_that_will_be_skipped(tmp_path: Path):
+    app = app_for(tmp_path, MANY)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_ready(pilot)
+        await start(pilot, "many")
+        gate = await screen_is(pilot, "GateScreen")
+        (each,) = gate.request.details
+        assert each.startswith("each on local machine: [host00] echo touching host00")
+        assert each.count("echo touching") == 30 and "[host29] echo touching host29" in each
+        assert "never" not in each and "Not listed: never (its `when` is false now" in gate.request.text
+        body = gate.query_one("#gate-body")
+        assert body.max_scroll_y > 0  # more than fits: it scrolls
+        body.focus()
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert app.focused is body and body.scroll_y > 0
+        await pilot.press("n")
+        await screen_is(pilot, "RunScreen")
+
+
+async def test_the_walkthrough_skips_a_false_when_and_keeps_results(tmp_path: Path):
+    app = app_for(tmp_path, WALK)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_ready(pilot)
+        walk = await start(pilot, "walk", walkthrough=True)
+        await wait_for(pilot, lambda: walk.current and walk._go is not None, what="Next for look")
+        await pilot.pause(0.1)
+        assert "waiting for Next" in str(walk.query_one("#run-status").render())
+        await pilot.press("ctrl+n")
+        # maybe's when is false: the walkthrough goes straight on to after.
+        await wait_for(pilot, lambda: walk.current.id == "after" and walk._go is not None, what="Next for after")
+        await pilot.pause(0.1)
+        assert walk.state.step("maybe").status == "skipped"
+        assert "waiting for Next" in str(walk.query_one("#run-status").render())
+        results = str(walk.query_one("#walk-results").render())
+        assert "✓ look ok" in results and "– maybe skipped: when: 'broken' in look.stdout is false" in results
+        current = walk.query_one("#walk-current").source
+        assert "**look** · ok · exit code 0 · 1 line(s) of output" in current and "state is steady" in current
+        assert '{"' not in current  # words, not a JSON dump
+        await pilot.press("ctrl+n")
+        await run_finished(pilot)
+        assert walk.state.outcome == "succeeded"
+        assert "✓ after ok" in str(walk.query_one("#walk-results").render())
