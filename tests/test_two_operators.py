@@ -159,7 +159,7 @@ async def test_the_tui_refuses_to_resume_a_lab_run_against_real_targets(tmp_path
         await pilot.press("r")
         screen = await screen_is(pilot, "RunsScreen")
         await wait_for(pilot, lambda: len(screen.runs) == 1, what="the lab run")
-        await pilot.press("u")
+        await pilot.press("enter")  # resume
         await pilot.pause(0.3)
         assert app.screen is screen, "a lab run was resumed against real targets"
         notes = [n.message for n in app._notifications]
@@ -183,7 +183,7 @@ async def test_the_tui_refuses_a_run_another_process_is_resuming(tmp_path: Path,
             await pilot.press("r")
             screen = await screen_is(pilot, "RunsScreen")
             await wait_for(pilot, lambda: len(screen.runs) == 1, what="the run")
-            await pilot.press("u")
+            await pilot.press("enter")  # resume
             await pilot.pause(0.3)
             assert app.screen is screen
             notes = [n.message for n in app._notifications]
