@@ -313,3 +313,24 @@ async def test_the_walkthrough_skips_a_false_when_and_keeps_results(tmp_path: Pa
         await run_finished(pilot)
         assert walk.state.outcome == "succeeded"
         assert "✓ after ok" in str(walk.query_one("#walk-results").render())
+
+
+async def test_copy_takes_the_selected_output_lines(tmp_path: Path):
+    from textual.geometry import Offset
+    from textual.selection import Selection
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_ready(pilot)
+        run = await start(pilot, "hello")
+        await run_finished(pilot)
+        run.query_one(StepList).select_id("greet")
+        run.flush()
+        view = run.query_one(OutputView)
+        run.selections = {view: Selection(Offset(0, 0), Offset(8, 1))}  # as a mouse drag makes it
+        await pilot.pause()
+        await pilot.press("k")
+        assert app.clipboard == "hello\nfrom the"
+        run.selections = {}
+        await pilot.press("k")
+        assert app.clipboard == "printf 'hello\\nfrom the\\nrunbook\\n'"
