@@ -23,6 +23,7 @@ import asyncio
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -279,6 +280,14 @@ async def test_a_driver_that_dies_mid_command_says_so_and_the_next_command_works
     assert not os.path.exists(f"/proc/{driver}")
     again = await pool.run("fw", "echo $PPID; echo ok")
     assert again.stdout.split()[1] == "ok" and int(again.stdout.split()[0]) != driver
+
+
+async def test_a_driver_gone_while_idle_costs_no_command(pool) -> None:
+    driver = int((await pool.run("fw", "echo $PPID")).stdout)
+    os.kill(driver, signal.SIGKILL)  # before the pool can have heard: the command is written to it
+    result = await pool.run("fw", "echo $PPID; echo ran")
+    assert result.exit_code == 0 and result.stdout.split()[1] == "ran"
+    assert int(result.stdout.split()[0]) != driver
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ refused unless the operator accepted that target, a changed key is always refuse
 an operator can see is one sentence (a ``TransportError`` subclass).
 
 By concern: ``host_keys`` (known_hosts, accepting a key, the refusals), ``connect`` (one login),
-``process`` (a remote command from start to stop), ``sftp`` (upload, read_file) and ``pool``
-(``SSHPool``, which shares one connection per target among them). asyncssh itself is imported
+``driver`` (a long-lived remote /bin/sh running command after command, on OpenSSH), ``process``
+(a remote command on a channel of its own, from start to stop), ``sftp`` (upload, read_file)
+and ``pool`` (``SSHPool``, which shares one connection per target among them). asyncssh itself is imported
 at first use: it is slow to import.
 """
 

@@ -12,6 +12,10 @@ input as a here-document, never the driver's. Every frame line starts with a ran
 chosen per driver, which output cannot contain by chance: the command's first stdout line says
 its process group, and after it ends the driver writes its exit status on stdout and a closing
 line on stderr, so a command is over when both streams reached their closing lines.
+
+What a driver cannot tell apart: output that a command's background child writes after the
+command ended (it shares the driver's streams) is shown with the next command's output. A
+command that wants to outlive its step should redirect its output, as it must under nohup.
 """
 
 from __future__ import annotations
@@ -241,11 +245,11 @@ class Driver:
         except asyncio.CancelledError:
             await self._stop(tasks, job, lines)  # the operator's Ctrl+C: leave nothing running
             raise
-        except (ShellEnded, asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError):
+        except (ShellEnded, asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as exc:
             self.close()
-            if self.conn.is_closed():
+            if self.conn.is_closed():  # what was on its way is lost: the command may have run
                 raise Dropped(started=True) from None
-            raise ShellEnded(started=True) from None
+            raise ShellEnded(started=exc.started if isinstance(exc, ShellEnded) else True) from None
         except BaseException:
             self.close()
             raise
@@ -283,7 +287,13 @@ class Driver:
                     return
             chunk = await stream.read(_CHUNK)
             if not chunk:
-                raise ShellEnded(started=True)
+                if job is None:  # stderr: stdout's end (read to the last byte) says the rest
+                    lines.flush()
+                    self.broken = True
+                    return
+                # Every byte before the end was read: without the job's first frame, the
+                # command never started (the pool then gives it a channel of its own).
+                raise ShellEnded(started=job.started.is_set())
             events = framer.feed(chunk)
 
     async def _stop(self, tasks: Sequence[asyncio.Future[None]], job: _Job, lines: tuple[LineSplitter, ...]) -> None:

@@ -316,5 +316,8 @@ class _Shells:
             driver = await self.acquire()
         except Dropped:
             return  # the first command will find the connection gone and replace it
+        except Exception:  # whatever went wrong, a channel per command still works
+            self.unusable = True
+            return
         if driver is not None:
             self.release(driver)

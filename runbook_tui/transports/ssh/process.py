@@ -1,6 +1,8 @@
-"""One remote command's life: start it on a channel, stream its output as lines, and stop it
-(TERM, then KILL, on pfSense's root logins by killing its whole process group) when it times
-out or the operator cancels.
+"""One remote command's life on a channel of its own: start it, stream its output as lines, and
+stop it (TERM, then KILL, on pfSense's root logins by killing its whole process group) when it
+times out or the operator cancels. On OpenSSH most commands go to a driver shell instead
+(driver.py); this is the way for the lab's server, logins that cannot host a driver, and
+commands no driver can take. The line splitting, the group kill and ``stop_all`` serve both.
 
 On OpenSSH (a real firewall) the command does not go through the login shell's parser at all.
 pfSense's admin logs in to /etc/rc.initial, which runs ``-c`` commands under /bin/sh whole
