@@ -4,6 +4,9 @@ lab's API server with the official client."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,3 +131,19 @@ async def test_without_the_service_account_env_there_is_no_in_cluster(service_ac
     assert not client.in_cluster
     with pytest.raises(KubeError, match=r"^No kubeconfig found at .*/home/\.kube/config \(target c\)\.$"):
         await client.get("svc", "x")
+
+
+def test_reading_a_kubeconfig_imports_no_kubernetes(cluster, tmp_path):
+    """A target's context, namespace and server are read at start-up (locks, status lines); the
+    kubernetes package (a tenth of a second to import) waits for the first request."""
+    code = (
+        "import sys\n"
+        "from runbook_tui.language.inventory import KubeTarget\n"
+        "from runbook_tui.transports.kube import KubeClient\n"
+        f"c = KubeClient('c', KubeTarget(kubeconfig={str(cluster.kubeconfig)!r}))\n"
+        "print(c.context, c.namespace, c.server, 'kubernetes' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["lab", NS, cluster.url, "False"]

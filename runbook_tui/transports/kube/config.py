@@ -38,10 +38,12 @@ def _files(path: str) -> list[str]:
 
 def _service_account_dir() -> str | None:
     """The service account folder when this process runs in a pod (kubectl's in-cluster test)."""
+    # The client's own names (incluster_config), read only inside a pod: importing the kubernetes
+    # package costs a tenth of a second of start-up that a kubeconfig read does not need.
+    if not (os.environ.get("KUBERNETES_SERVICE_HOST") and os.environ.get("KUBERNETES_SERVICE_PORT")):
+        return None
     from kubernetes.config import incluster_config as ic
 
-    if not (os.environ.get(ic.SERVICE_HOST_ENV_NAME) and os.environ.get(ic.SERVICE_PORT_ENV_NAME)):
-        return None
     if not os.path.isfile(ic.SERVICE_TOKEN_FILENAME):
         return None
     return os.path.dirname(ic.SERVICE_TOKEN_FILENAME)
@@ -67,24 +69,28 @@ class ClusterChoice:
 
 
 def _merged(files: list[str]) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """Contexts and clusters by name, and the current context, of FILES merged like kubectl."""
-    from kubernetes.config.kube_config import ENV_KUBECONFIG_PATH_SEPARATOR, KubeConfigMerger
-
-    merger = KubeConfigMerger(ENV_KUBECONFIG_PATH_SEPARATOR.join(files))
-    merged = merger.config.value if merger.config is not None else {}
-    contexts = {node.value["name"]: node.value.get("context") or {} for node in merged.get("contexts") or []}
-    clusters = {node.value["name"]: node.value.get("cluster") or {} for node in merged.get("clusters") or []}
-    # kubectl takes the first current-context set; the client's merger keeps the last one.
-    current = next((c["current-context"] for c in (merger.config_files[p] for p in merger.paths)
-                    if isinstance(c, dict) and c.get("current-context")), "")
+    """Contexts and clusters by name, and the current context, of FILES merged like kubectl and
+    the official client's KubeConfigMerger: an entry's first file wins, and so does the first
+    current-context set (the client's merger keeps the last). Read here with PyYAML, as the
+    merger does, without importing the kubernetes package for it."""
+    contexts: dict[str, Any] = {}
+    clusters: dict[str, Any] = {}
+    current = ""
+    for path in files:
+        with open(path, encoding="utf-8") as f:
+            config = yaml.safe_load(f)
+        if config is None:
+            raise ValueError(f"Invalid kube-config. {path} file is empty")
+        for item, into in (("contexts", contexts), ("clusters", clusters), ("users", {})):
+            for entry in config.get(item, []) or []:
+                into.setdefault(entry["name"], entry.get(item[:-1]) or {})
+        current = current or config.get("current-context") or ""
     return contexts, clusters, current
 
 
 def read_kubeconfig(name: str, target: KubeTarget, path: str) -> ClusterChoice:
     """The target's context, else the kubeconfig's current context; the target's namespace, else
     that context's, else ``default``."""
-    from kubernetes.config.config_exception import ConfigException
-
     context = target.context or ""
     namespace = target.namespace or "default"
     files = [f for f in _files(path) if os.path.exists(f)]
@@ -100,7 +106,7 @@ def read_kubeconfig(name: str, target: KubeTarget, path: str) -> ClusterChoice:
         return ClusterChoice(IN_CLUSTER, target.namespace or _service_account_namespace(folder), in_cluster=True)
     try:
         contexts, clusters, current = _merged(files)
-    except (OSError, yaml.YAMLError, ConfigException, KeyError, TypeError, AttributeError) as err:
+    except (OSError, yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         return ClusterChoice(context, namespace, error=f"The kubeconfig {path} is not valid: {reason}.")
     context = target.context or current
