@@ -87,3 +87,35 @@ def test_the_other_shells_and_a_missing_one(tmp_path: Path) -> None:
     assert "--candidates inputs" in fish.stdout
     missing = runbook("completion", cwd=tmp_path, env=env)
     assert (missing.returncode, missing.stderr) == (2, "runbook-tui completion: say which shell: bash, zsh, fish\n")
+
+
+def test_fish_completes_through_its_own_machinery(tmp_path: Path) -> None:
+    env = env_with_the_command(tmp_path)
+
+    def fish(line: str) -> list[str]:
+        done = subprocess.run(["fish", "--no-config", "-c", f"runbook-tui completion fish | source; "
+                               f"complete -C {shlex.quote(line)}"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return [w.split("\t")[0] for w in done.stdout.splitlines()]
+
+    assert fish("runbook-tui run va") == ["validate"]
+    assert fish("runbook-tui run validate --set ") == ["path="]
+
+
+def test_zsh_loads_it_under_compinit_and_offers_the_procedures(tmp_path: Path) -> None:
+    # zsh runs the bash function through bashcompinit; its own matcher then narrows by the
+    # prefix typed, so what the function offers must include the match.
+    env = env_with_the_command(tmp_path)
+    program = f"""
+autoload -U compinit && compinit -u
+source <(runbook-tui completion zsh)
+COMP_WORDS=(runbook-tui run va)
+COMP_CWORD=2
+{FUNCTION}
+print -l -- "${{COMPREPLY[@]}}"
+"""
+    done = subprocess.run(["zsh", "-f", "-c", program], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "validate" in done.stdout.split() and "schema" not in done.stdout.split()
