@@ -64,7 +64,7 @@ def configure_list(parser: argparse.ArgumentParser) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     catalog = catalog_for(args)
-    procedures, problems = catalog.load_all()
+    procedures, problems = catalog.listing()  # from the check cache, no model built, when it can
     rows: list[dict[str, Any]] = []
     for procedure in sorted(procedures, key=lambda p: p.id):
         rows.append(
@@ -144,7 +144,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not args.paths:
         every = catalog_for(args, inventory)
         files = every.files()
-        _, found = every.load_all()
+        _, found = every.listing()
         problems.extend(found)
         invalid.update(p.file for p in found)
         checked += len(files)

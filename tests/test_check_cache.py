@@ -5,6 +5,7 @@ checked afresh, and a damaged or foreign entry is ignored."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,8 @@ from runbook_tui.errors import ProcedureError
 from runbook_tui.language import check_cache
 from runbook_tui.language.catalog import Catalog
 from runbook_tui.language.inventory import Inventory
+from runbook_tui.language.inventory_loader import load_inventory
+from runbook_tui.language.listing import Listing
 from runbook_tui.language.loader import load_procedure, load_procedure_text
 from runbook_tui.language.model import Procedure
 
@@ -172,3 +175,37 @@ def test_the_cache_folder_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # the XDG spec: only absolute paths count
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert check_cache.folder() == tmp_path / "home" / ".cache" / "runbook-tui" / "checked"
+
+
+def test_listing_from_the_cache_is_what_loading_gives(tmp_path: Path, cache: Path) -> None:
+    """list and validate read listings: the same from a warm cache as from loading, duplicate
+    ids included, and a damaged listing only means loading again."""
+    folder = tmp_path / "procedures"
+    shutil.copytree(SAMPLES, folder, ignore=shutil.ignore_patterns("inventory"))
+    (folder / "zz-same-id.yaml").write_text(GREET.replace("id: greet", "id: drain-node"))
+    inventory = load_inventory(SITE)
+    procedures, problems = Catalog(folder, inventory=inventory).load_all()
+    expected = [Listing.of(p) for p in procedures]
+    assert len(expected) == 3 and [str(p) for p in problems] == [
+        f"{folder / 'zz-same-id.yaml'}:1:5: procedure id 'drain-node' is also used by {folder / 'drain-node.yaml'}:1"
+    ]
+    assert Catalog(folder, inventory=inventory).listing() == (expected, problems)  # from the cache
+    assert all(Listing.from_json(e.to_json(), e.path) == e for e in expected)
+    for entry in entries(cache):
+        entry.write_text(json.dumps(dict(json.loads(entry.read_text()), listing={"id": 3})))
+    assert Catalog(folder, inventory=inventory).listing() == (expected, problems)  # loaded again
+
+
+def test_list_from_a_warm_cache_builds_no_model(tmp_path: Path) -> None:
+    probe = (
+        "import contextlib, io, sys\nfrom runbook_tui.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()) as out:\n    main(['--procedures', {str(SAMPLES)!r}, 'list'])\n"
+        "assert 'drain-node' in out.getvalue(), out.getvalue()\n"
+        "print('pydantic' in sys.modules)\n"
+    )
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    runs = [subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+            for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+    assert [r.stdout.strip() for r in runs] == ["True", "False"]

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook_tui.errors import Problem, ProcedureError
-from runbook_tui.language.loader import ProcedureNotFound, load_procedure
-from runbook_tui.language.model import Procedure
-from runbook_tui.language.pydantic_problems import did_you_mean
+from runbook_tui.language.listing import Listing
+from runbook_tui.language.loader import ProcedureNotFound, cached_listing, load_procedure
 from runbook_tui.language.yaml_source import MAX_BYTES
 
-if TYPE_CHECKING:  # the inventory's models are built only when an inventory is read
+if TYPE_CHECKING:  # the models are built only when a procedure or an inventory is
     from runbook_tui.language.inventory import Inventory
+    from runbook_tui.language.model import Procedure
 
 _ID_LINE = re.compile(r"""(?m)^id:[ \t]*["']?([A-Za-z0-9_-]+)["']?[ \t]*(?:#.*)?$""")
 
@@ -117,6 +117,8 @@ class Catalog:
             if looks_like_path or candidate.is_file():
                 path = candidate
             else:
+                from runbook_tui.language.pydantic_problems import did_you_mean  # pydantic
+
                 hint = did_you_mean(id_or_path, self._ids())
                 raise ProcedureNotFound(
                     f"no procedure '{id_or_path}' in {self.where}{hint}", str(self.directory)
@@ -133,6 +135,8 @@ class Catalog:
         if procedure_id not in self._callees:
             path = self.path_of(procedure_id)
             if path is None:
+                from runbook_tui.language.pydantic_problems import did_you_mean  # pydantic
+
                 hint = did_you_mean(procedure_id, self._ids())
                 self._callees[procedure_id] = f"which is not a procedure in {self.where}{hint}"
             elif self._clashes.get(procedure_id):
@@ -148,6 +152,8 @@ class Catalog:
     def _calls_of(self, procedure_id: str) -> list[str]:
         """The procedures ``procedure_id`` calls (steps and undos, in file order); none when it is
         unknown or invalid (that is reported where it is called)."""
+        from runbook_tui.language.model import Procedure
+
         procedure = self.callee(procedure_id)
         if not isinstance(procedure, Procedure):
             return []
@@ -196,7 +202,7 @@ class Catalog:
         """Every procedure in the folders, and every problem of the ones that are invalid."""
         procedures: list[Procedure] = []
         problems: list[Problem] = []
-        seen: dict[str, Procedure] = {}
+        seen: dict[str, Path] = {}
         for path in self.files():
             try:
                 procedure = self._loaded.get(path) or load_procedure(
@@ -206,26 +212,50 @@ class Catalog:
                 problems.extend(exc.problems)
                 continue
             self._loaded[path] = procedure
-            # The index gives each id to the first file (folder by folder, then by name) that
-            # claims it, valid or not.
-            owner = self.path_of(procedure.id)
-            if procedure.id in seen or (owner is not None and owner != path):
-                loc = procedure.field_loc("id")
-                assert loc is not None  # load_procedure attached where every key was written
-                first = Path(seen[procedure.id].path) if procedure.id in seen else owner
-                assert first is not None
-                other = self.at(first)
-                problems.append(
-                    Problem(
-                        procedure.path,
-                        loc.line,
-                        loc.col,
-                        f"procedure id '{procedure.id}' is also used by {other}",
-                    )
-                )
+            loc = procedure.field_loc("id")
+            assert loc is not None  # load_procedure attached where every key was written
+            if (taken := self._taken(path, procedure.id, (loc.line, loc.col), seen)) is not None:
+                problems.append(taken)
                 continue
-            seen[procedure.id] = procedure
             procedures.append(procedure)
         # A file that claims a taken id and is invalid besides (its calls of the id, say).
         problems += [p for p in self.clashes() if p not in problems]
         return procedures, problems
+
+    def listing(self) -> tuple[list[Listing], list[Problem]]:
+        """What ``load_all`` finds, as listings: read from the check cache without building a
+        model when it holds every file as valid, else from ``load_all``."""
+        files = self.files()
+        found = [self._cached_listing(path) for path in files]
+        if not all(found):
+            procedures, problems = self.load_all()
+            return [Listing.of(p) for p in procedures], problems
+        listings: list[Listing] = []
+        problems = []
+        seen: dict[str, Path] = {}
+        for path, listing in zip(files, found):
+            assert listing is not None  # all(found)
+            if (taken := self._taken(path, listing.id, (listing.id_at.line, listing.id_at.col), seen)) is not None:
+                problems.append(taken)
+                continue
+            listings.append(listing)
+        problems += [p for p in self.clashes() if p not in problems]
+        return listings, problems
+
+    def _cached_listing(self, path: Path) -> Listing | None:
+        try:
+            return cached_listing(path, inventory=self.inventory, catalog=self)
+        except ProcedureError:
+            return None  # unreadable: load_all says why
+
+    def _taken(self, path: Path, procedure_id: str, id_at: tuple[int, int], seen: dict[str, Path]) -> Problem | None:
+        """The problem of a valid file whose id an earlier one claims; None (and the id is the
+        file's now) when it is the first. The index gives each id to the first file (folder by
+        folder, then by name) that claims it, valid or not."""
+        owner = self.path_of(procedure_id)
+        if procedure_id in seen or (owner is not None and owner != path):
+            first = seen[procedure_id] if procedure_id in seen else owner
+            assert first is not None
+            return Problem(str(path), *id_at, f"procedure id '{procedure_id}' is also used by {self.at(first)}")
+        seen[procedure_id] = path
+        return None

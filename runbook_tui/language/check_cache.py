@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from runbook_tui.language.catalog import Catalog
     from runbook_tui.language.inventory import Inventory
 
-FORMAT = "1"
+FORMAT = "2"
 # Entries are small (a few kB); past this many, the oldest half goes when a new one is written.
 MAX_ENTRIES = 512
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook_tui.errors import Problem, ProcedureError
 from runbook_tui.language import check_cache
-from runbook_tui.language.model import Procedure, SourceLoc, StepBody
+from runbook_tui.language.listing import Listing
 from runbook_tui.language.yaml_source import (
     MAX_BYTES,
     Document,
@@ -22,13 +22,15 @@ from runbook_tui.language.yaml_source import (
 )
 from runbook_tui.language.yaml_source import Path as YamlPath
 
-# The checks (and Jinja2 and PyYAML under them) are imported when a file is checked, not here:
-# a start that finds every procedure in the check cache never needs them.
+# The checks (and Jinja2 and PyYAML under them) are imported when a file is checked, and the
+# models (pydantic) when one is built, not here: a start that finds every procedure in the check
+# cache never needs the checks, and ``list`` not even the models.
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
     from runbook_tui.language.catalog import Catalog
     from runbook_tui.language.inventory import Inventory
+    from runbook_tui.language.model import Procedure, SourceLoc, StepBody
     from runbook_tui.language.pydantic_problems import Describer
 
 __all__ = [
@@ -142,20 +144,33 @@ def load_procedure(
 ) -> Procedure:
     """Read and validate one procedure file: from the check cache when this text was found
     valid before in the same setting (see check_cache), else checked and then kept there."""
-    path = Path(path)
-    data = read_bytes(path, "procedure")
-    try:
-        text = decode(data, str(path))
-    except SourceError as exc:
-        raise as_error(exc.problems) from None
-    text_sha = check_cache.text_hash(text)
-    key = check_cache.key(text_sha, str(path), inventory, catalog)
+    text, key, text_sha = _read_for_cache(Path(path), inventory, catalog)
     entry = check_cache.load(key, text_sha)
     if entry is not None and (procedure := _from_cache(entry, str(path))) is not None:
         return procedure
     procedure, raw, source = _checked(text, str(path), inventory, catalog)
-    check_cache.store(key, text_sha, _to_cache(raw, source))
+    check_cache.store(key, text_sha, _to_cache(procedure, raw, source))
     return procedure
+
+
+def cached_listing(
+    path: Path, *, inventory: Inventory | None = None, catalog: Catalog | None = None
+) -> Listing | None:
+    """What ``list`` shows of the file, when the check cache holds it as valid in this setting
+    (no model is built); None when it must be loaded. Raises ProcedureError as load_procedure."""
+    _, key, text_sha = _read_for_cache(path, inventory, catalog)
+    entry = check_cache.load(key, text_sha)
+    return Listing.from_json(entry.get("listing"), str(path)) if entry is not None else None
+
+
+def _read_for_cache(path: Path, inventory: Inventory | None, catalog: Catalog | None) -> tuple[str, str, str]:
+    """The file's text, its check cache key and its content hash."""
+    try:
+        text = decode(read_bytes(path, "procedure"), str(path))
+    except SourceError as exc:
+        raise as_error(exc.problems) from None
+    text_sha = check_cache.text_hash(text)
+    return text, check_cache.key(text_sha, str(path), inventory, catalog), text_sha
 
 
 def load_procedure_text(
@@ -186,6 +201,7 @@ def _load_procedure(
     from pydantic import ValidationError
 
     from runbook_tui.language import check_context, procedure_checks
+    from runbook_tui.language.model import Procedure
     from runbook_tui.language.pydantic_problems import pydantic_problems
 
     doc = parse_document(text, filename, PROCEDURE_SHAPE)
@@ -222,6 +238,8 @@ def _load_procedure(
 
 
 def _loc(source: SourceMap, path: YamlPath) -> SourceLoc:
+    from runbook_tui.language.model import SourceLoc
+
     line, col = source.value(path)
     return SourceLoc(source.file, line, col)
 
@@ -255,12 +273,15 @@ def _located_paths(data: dict[str, Any]) -> list[YamlPath]:
     return paths
 
 
-def _to_cache(data: dict[str, Any], source: SourceMap) -> dict[str, Any]:
-    return {"data": data, "at": [[list(path), *source.value(path)] for path in _located_paths(data)]}
+def _to_cache(procedure: Procedure, data: dict[str, Any], source: SourceMap) -> dict[str, Any]:
+    located = [[list(path), *source.value(path)] for path in _located_paths(data)]
+    return {"data": data, "at": located, "listing": Listing.of(procedure).to_json()}
 
 
 def _from_cache(entry: dict[str, Any], filename: str) -> Procedure | None:
     """The procedure an entry holds, or None when the entry is not what _to_cache wrote."""
+    from runbook_tui.language.model import Procedure
+
     try:
         data = entry["data"]
         source = SourceMap(filename, values={tuple(path): (line, col) for path, line, col in entry["at"]})
