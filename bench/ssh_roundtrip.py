@@ -115,6 +115,8 @@ async def _bench(server: OpenSSHServer, commands: int, rounds: int) -> None:
               f"{statistics.median(connects[way]) * 1000:8.1f} ms")
         print(f"    per command after connect, median      {statistics.median(each[way]) * 1000:8.1f} ms")
         print(f"    {commands} commands after connect, median     {statistics.median(totals[way]) * 1000:8.1f} ms")
+        whole = [c + t for c, t in zip(connects[way], totals[way], strict=True)]
+        print(f"    connect and {commands} commands, median      {statistics.median(whole) * 1000:8.1f} ms")
     print(f"  a fresh ssh process per command, median  {statistics.median(fresh) * 1000:8.1f} ms")
     print(f"  {commands} commands issued at once, median:")
     for label, seconds in concurrent.items():

@@ -43,12 +43,14 @@ if TYPE_CHECKING:  # asyncssh is imported lazily at first use: it is slow to imp
     import asyncssh
 
 #: G: what puts a command in a group of its own; J runs one command (its first output line is
-#: its process group), E reports how the last one ended. M, G, J, E are not exported.
+#: its process group), E reports how the last one ended. M, G, J, E are not exported. setsid's
+#: -w (wait, should it fork) is util-linux's; where it is missing J fails and the start-up probe
+#: refuses the driver.
 PROGRAM = r"""M={token}
 set -m 2>/dev/null
 case $- in
 *m*) G= ;;
-*) if setsid -w true 2>/dev/null; then G='setsid -w'; elif command -v setsid >/dev/null 2>&1; then G=setsid; else G=none; fi ;;
+*) if command -v setsid >/dev/null 2>&1; then G='setsid -w'; else G=none; fi ;;
 esac
 J() {{ $G /bin/sh -c 'printf "\036%s p %s\n" "$1" "$$"; exec /bin/sh -c "$2"' /bin/sh "$M" "$1"; }}
 E() {{ s=$?; printf '\036%s e %s\n' "$M" "$s"; printf '\036%s e\n' "$M" >&2; }}
