@@ -180,3 +180,17 @@ async def test_the_last_resort_stop_kills_every_command_of_a_busy_connection(poo
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_long_commands_and_long_inputs(pool):
+    """A command longer than a driver takes as an argument gets a channel of its own; a long
+    input goes to a driver as a here-document. Both arrive whole."""
+    long_word = "x" * 40000
+    long_cmd = await pool.run("host", f"echo {long_word}; echo $PPID")
+    short_cmd = await pool.run("host", "echo $PPID")
+    assert long_cmd.stdout.splitlines()[0] == long_word
+    assert long_cmd.stdout.splitlines()[1] != short_cmd.stdout.strip()  # not the driver's child
+    data = "".join(f"line {i} 'quoted' \"and\" $HOME `date`\n" for i in range(30000))
+    result = await pool.run("host", "wc -c; echo $PPID", stdin=data)
+    assert result.stdout.split()[0] == str(len(data.encode()))
+    assert result.stdout.split()[1] == short_cmd.stdout.strip()  # the driver took it

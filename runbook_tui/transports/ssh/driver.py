@@ -301,25 +301,25 @@ class Driver:
     async def _stop(self, tasks: Sequence[asyncio.Future[None]], job: _Job, lines: tuple[LineSplitter, ...]) -> None:
         """TERM the command's group, then KILL it, each time giving it a moment to end; the
         driver is kept only when the command's end was seen on both streams."""
-        self.broken = True  # until proven otherwise: a second cancel may cut this short
         for splitter in lines:
             splitter.on_output = None  # stopped means nothing more is shown
-        if not job.started.is_set():
-            try:
-                await asyncio.wait_for(job.started.wait(), _STOP_GRACE)
-            except TimeoutError:
-                pass
-        if job.pgid is not None:
-            for signal in ("TERM", "KILL"):
-                if all(t.done() for t in tasks[1:]):
-                    break
-                await kill_group(self.conn, job.pgid, signal)
-                await asyncio.wait(tasks[1:], timeout=_STOP_GRACE)
-        ended = all(t.done() and not t.cancelled() and t.exception() is None for t in tasks[1:])
-        if ended:
-            self.broken = False
-        else:
-            self.close()
+        ended = False
+        try:
+            if not job.started.is_set():
+                try:
+                    await asyncio.wait_for(job.started.wait(), _STOP_GRACE)
+                except TimeoutError:
+                    pass
+            if job.pgid is not None:
+                for signal in ("TERM", "KILL"):
+                    if all(t.done() for t in tasks[1:]):
+                        break
+                    await kill_group(self.conn, job.pgid, signal)
+                    await asyncio.wait(tasks[1:], timeout=_STOP_GRACE)
+            ended = all(t.done() and not t.cancelled() and t.exception() is None for t in tasks[1:])
+        finally:
+            if not ended:  # also when a second cancel cut this short
+                self.close()
 
 
 async def _all(tasks: Sequence[asyncio.Future[None]]) -> None:
