@@ -13,6 +13,7 @@ always safe.
 
 from __future__ import annotations
 
+import _thread
 import hashlib
 import json
 import os
@@ -118,7 +119,7 @@ def store(entry_key: str, text_sha: str, payload: dict[str, Any]) -> None:
     that cannot be written is no error: the next start checks again."""
     where = folder()
     entry = {"key": entry_key, "text": text_sha, **payload}
-    temp = where / f".{entry_key}.{os.getpid()}.tmp"
+    temp = where / f".{entry_key}.{os.getpid()}.{_thread.get_ident()}.tmp"  # one writer each (the TUI loads in threads)
     try:
         where.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(temp, "w", encoding="utf-8") as handle:
