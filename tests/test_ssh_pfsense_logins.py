@@ -126,6 +126,12 @@ async def _none_left(marker: str, within: float = 10.0) -> bool:
     return False
 
 
+async def _remote_ps_shows(pool: SSHPool, marker: str) -> list[str]:
+    """The firewall's own view, over the same pool (a driver's command, or a channel's)."""
+    listing = await pool.run("fw", "ps -eo pid,pgid,args")
+    return [line for line in listing.stdout.splitlines() if marker in line]
+
+
 SCRIPT = """\
 printf '%s\\n' 'a "quoted" line' >&2
 for word in one two; do echo "$word"; done
@@ -159,6 +165,7 @@ async def test_a_timeout_leaves_nothing_running(pool) -> None:
     with pytest.raises(StepTimeout):
         await pool.run("fw", f"echo started; {marker}; echo never", timeout=1.0)
     assert await _none_left(marker), f"still running: {_pids_of(marker)}"
+    assert await _remote_ps_shows(pool, marker) == []
 
 
 async def test_a_cancel_leaves_nothing_running(pool) -> None:
@@ -168,10 +175,12 @@ async def test_a_cancel_leaves_nothing_running(pool) -> None:
     while len(_pids_of(marker)) < 2:
         assert time.monotonic() < deadline, "the command never started"
         await asyncio.sleep(0.05)
+    assert len(await _remote_ps_shows(pool, marker)) >= 2  # the remote view sees them running
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await _none_left(marker), f"still running: {_pids_of(marker)}"
+    assert await _remote_ps_shows(pool, marker) == []
 
 
 async def test_the_last_resort_stop_leaves_nothing_running(pool) -> None:
@@ -185,6 +194,7 @@ async def test_the_last_resort_stop_leaves_nothing_running(pool) -> None:
         await asyncio.sleep(0.05)
     await stop_all(timeout=3.0)
     assert await _none_left(marker), f"still running: {_pids_of(marker)}"
+    assert await _remote_ps_shows(pool, marker) == []
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
@@ -255,6 +265,7 @@ async def test_cancelling_one_of_two_parallel_commands_leaves_the_other_to_finis
     with pytest.raises(asyncio.CancelledError):
         await victim
     assert await _none_left(marker), f"still running: {_pids_of(marker)}"
+    assert await _remote_ps_shows(pool, marker) == []
     assert not other.done()
     result = await other
     assert (result.exit_code, result.stdout) == (4, "done\n")
@@ -266,6 +277,7 @@ async def test_a_timeout_stops_the_command_and_keeps_its_driver(pool) -> None:
     with pytest.raises(StepTimeout):
         await pool.run("fw", marker, timeout=0.5)
     assert await _none_left(marker), f"still running: {_pids_of(marker)}"
+    assert await _remote_ps_shows(pool, marker) == []
     after = await pool.run("fw", "echo $PPID")
     assert after.stdout == before.stdout  # only the command's group was killed
 
@@ -306,3 +318,4 @@ async def test_a_login_that_cannot_group_commands_gets_a_channel_per_command(no_
     with pytest.raises(StepTimeout):
         await no_groups_pool.run("fw", f"{marker} & {marker}; wait", timeout=1.0)
     assert await _none_left(marker), f"still running: {_pids_of(marker)}"
+    assert await _remote_ps_shows(no_groups_pool, marker) == []
