@@ -5,9 +5,10 @@ command under /bin/sh: quoted since 2.5.0 (``/bin/sh -c "$@"``), word-split in 2
 (``/bin/sh -c $1``); other shell users get /bin/tcsh (pfsense/pfsense src/etc/rc.initial and
 src/etc/inc/auth.inc; REFERENCE.md "pfSense logins"). The fixture adds three users on this
 machine with login shells that reproduce those semantics (the rc.initial ones written here from
-that description, tcsh the real one), and the tests check that commands run, stream and stop on
-each: after a timeout, a cancel and the last-resort stop of a second Ctrl+C, nothing of the
-command is left running.
+that description, tcsh the real one), a fourth whose driver shell has job control without a
+terminal (bash as sh, standing in for FreeBSD's sh) and a fifth without setsid; the tests check
+that commands run, stream and stop on each: after a timeout, a cancel and the last-resort stop of
+a second Ctrl+C, nothing of the command is left running (by /proc here and by ps over the pool).
 
 On OpenSSH, commands go to driver shells (transports/ssh/driver.py): long-lived /bin/sh processes
 that run each command in a process group of its own and frame its end with a random marker. The
@@ -44,7 +45,13 @@ RC_INITIAL = {
     "rc24": '#!/bin/sh\ntrap : 2\ntrap : 3\ntrap : 4\nwhile [ $# -gt 0 ]; do\n  case $1 in\n'
             '    -c ) shift; /bin/sh -c $1; exit ;;\n  esac\n  shift\ndone\nexec /bin/sh\n',
 }
-USERS = {"rc25": "pfadmin25", "rc24": "pfadmin24", "tcsh": "pftcsh"}
+#: rc.initial 2.5's -c, except that the channel's /bin/sh (a driver shell) is bash named sh: a sh
+#: with job control without a terminal (``set -m``), as FreeBSD's has and Debian's dash lacks, so
+#: that the drivers' ``set -m`` way is tested on a real sshd too, not only their setsid way.
+JOB_CONTROL_LOGIN = ('#!/bin/bash\nif [ "$1" = -c ]; then shift\n'
+                     '  if [ "$1" = /bin/sh ]; then exec -a /bin/sh /bin/bash; fi\n'
+                     '  exec /bin/sh -c "$@"\nfi\nexec /bin/sh\n')
+USERS = {"rc25": "pfadmin25", "rc24": "pfadmin24", "tcsh": "pftcsh", "setm": "pfsetm"}
 #: A login whose PATH has no setsid, so that Debian's dash (no job control without a terminal)
 #: cannot put a command in a process group of its own: no driver shell there.
 NO_GROUPS_USER = "pfnogroups"
@@ -78,6 +85,10 @@ def logins(tmp_path_factory):
         path.chmod(0o755)
         _ensure_user(USERS[flavour], str(path))
     _ensure_user(USERS["tcsh"], shutil.which("tcsh") or "/usr/bin/tcsh")
+    job_control = shells / "login-with-job-control"
+    job_control.write_text(JOB_CONTROL_LOGIN)
+    job_control.chmod(0o755)
+    _ensure_user(USERS["setm"], str(job_control))
     tools = shells / "path-without-setsid"
     tools.mkdir(exist_ok=True)
     for tool in NO_GROUPS_TOOLS:
@@ -212,6 +223,13 @@ async def test_commands_reuse_one_long_lived_shell_each_in_a_fresh_sh(pool) -> N
     (parent, pid1), (parent2, pid2) = first.stdout.split(), second.stdout.split()
     assert parent == parent2 and pid1 != pid2
     assert _cmdline(int(parent)) == "/bin/sh"  # the driver, still there between commands
+
+
+async def test_each_command_leads_a_process_group_of_its_own(pool, request) -> None:
+    pid, pgid, sid = (await pool.run("fw", "ps -o pid=,pgid=,sid= -p $$")).stdout.split()
+    assert pgid == pid
+    # set -m (bash standing in for FreeBSD's sh) keeps the session; setsid (dash) makes one.
+    assert (sid == pid) == (request.node.callspec.params["pool"] != "setm")
 
 
 async def test_output_cannot_fake_the_end_of_a_command(pool) -> None:
