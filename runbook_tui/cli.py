@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runbook_tui.errors import Problem
     from runbook_tui.language.catalog import Catalog
+    from runbook_tui.language.check_cache import KnownInventory
     from runbook_tui.language.inventory import Inventory
 
 from runbook_tui import cli_completion, cli_options, cli_run, cli_serve
@@ -39,7 +40,9 @@ class Command:
 # ---------------------------------------------------------------- shared helpers
 
 
-def catalog_for(args: argparse.Namespace, inventory: Inventory | None = None, *also: Path) -> Catalog:
+def catalog_for(
+    args: argparse.Namespace, inventory: Inventory | KnownInventory | None = None, *also: Path
+) -> Catalog:
     """The procedures on the search path (shipped, the operator's folder, each --procedures),
     then ALSO."""
     from runbook_tui.language.catalog import Catalog
@@ -117,6 +120,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from runbook_tui.language.inventory_loader import (
         check_inventory_files,
         find_inventory,
+        known_inventory,
         load_inventory,
     )
     from runbook_tui.language.loader import load_procedure
@@ -129,7 +133,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if inventory_path is not None:
         checked += 1
         try:
-            inventory = load_inventory(inventory_path)
+            # Known valid from an earlier start: no models built unless a procedure needs checking.
+            inventory = known_inventory(inventory_path) or load_inventory(inventory_path)
         except ProcedureError as exc:
             problems.extend(exc.problems)
             invalid.add(str(inventory_path))

@@ -5,6 +5,7 @@ checked afresh, and a damaged or foreign entry is ignored."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,11 +18,12 @@ from runbook_tui.errors import ProcedureError
 from runbook_tui.language import check_cache
 from runbook_tui.language.catalog import Catalog
 from runbook_tui.language.inventory import Inventory
-from runbook_tui.language.inventory_loader import load_inventory
+from runbook_tui.language.inventory_loader import known_inventory, load_inventory
 from runbook_tui.language.listing import Listing
 from runbook_tui.language.loader import load_procedure, load_procedure_text
 from runbook_tui.language.model import Procedure
 
+ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(__file__).parent / "data" / "procedures"
 SITE = SAMPLES / "inventory" / "site.yaml"
 
@@ -209,3 +211,58 @@ def test_list_from_a_warm_cache_builds_no_model(tmp_path: Path) -> None:
             for _ in range(2)]
     assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
     assert [r.stdout.strip() for r in runs] == ["True", "False"]
+
+
+def test_a_known_inventory_builds_its_models_only_for_a_procedure_to_check(tmp_path: Path, cache: Path) -> None:
+    inventory_file = tmp_path / "site.yaml"
+    inventory_file.write_text(SITE.read_text())
+    folder = tmp_path / "procedures"
+    shutil.copytree(SAMPLES, folder, ignore=shutil.ignore_patterns("inventory"))
+    assert known_inventory(inventory_file) is None  # never loaded: nothing known
+    expected = Catalog(folder, inventory=load_inventory(inventory_file)).listing()
+    known = known_inventory(inventory_file)
+    assert known is not None and known._built is None
+    assert Catalog(folder, inventory=known).listing() == expected and known._built is None  # all from the cache
+    drain = folder / "drain-node.yaml"
+    drain.write_text(drain.read_text() + "# edited\n")
+    assert Catalog(folder, inventory=known).listing()[1] == []  # checked again, against the real inventory
+    assert known._built is not None
+    drain.write_text(drain.read_text().replace("vars.", "vars.no_such_"))
+    listings, problems = Catalog(folder, inventory=known_inventory(inventory_file)).listing()
+    assert problems and all(p.file == str(drain) and "which the inventory's vars do not define" in p.message
+                            for p in problems)
+
+
+def test_an_edited_inventory_is_not_known(tmp_path: Path, cache: Path) -> None:
+    inventory_file = tmp_path / "site.yaml"
+    inventory_file.write_text(SITE.read_text())
+    load_inventory(inventory_file)
+    assert known_inventory(inventory_file) is not None
+    inventory_file.write_text(SITE.read_text().replace("vlan_ip:", "vlan_address:"))
+    assert known_inventory(inventory_file) is None
+    with pytest.raises(ProcedureError, match=r"uses-vars\.yaml:5:25: .*'vars\.vlan_ip'"):
+        path = tmp_path / "uses-vars.yaml"
+        path.write_text("id: v\ntitle: V\nsteps:\n  - id: one\n    local: echo {{ vars.vlan_ip }}\n")
+        load_procedure(path, inventory=known_inventory(inventory_file) or load_inventory(inventory_file))
+
+
+def test_validate_from_a_warm_cache_builds_no_model(tmp_path: Path) -> None:
+    """The shipped procedures against the example inventory (its infra checkout made here)."""
+    infra = tmp_path / "infra"
+    text = (ROOT / "inventory.example.yaml").read_text().replace("/home/viktor/code/infra", str(infra))
+    for script in re.findall(rf"{re.escape(str(infra))}\S*\.php", text):
+        Path(script).parent.mkdir(parents=True, exist_ok=True)
+        Path(script).write_text("<?php\n")
+    config = tmp_path / "config" / "runbook-tui"
+    config.mkdir(parents=True)
+    (config / "inventory.yaml").write_text(text)
+    probe = (
+        "import contextlib, io, sys\nfrom runbook_tui.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n    code = main(['validate'])\n"
+        "print(code, 'pydantic' in sys.modules)\n"
+    )
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    runs = [subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60,
+                           cwd=tmp_path) for _ in range(2)]
+    assert [r.stdout.strip() for r in runs] == ["0 True", "0 False"], [r.stderr for r in runs]

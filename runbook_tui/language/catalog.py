@@ -14,6 +14,7 @@ from runbook_tui.language.loader import ProcedureNotFound, cached_listing, load_
 from runbook_tui.language.yaml_source import MAX_BYTES
 
 if TYPE_CHECKING:  # the models are built only when a procedure or an inventory is
+    from runbook_tui.language.check_cache import KnownInventory
     from runbook_tui.language.inventory import Inventory
     from runbook_tui.language.model import Procedure
 
@@ -29,7 +30,7 @@ class Catalog:
         self,
         directory: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         *,
-        inventory: Inventory | None = None,
+        inventory: Inventory | KnownInventory | None = None,
     ):
         given = [directory] if isinstance(directory, str | os.PathLike) else list(directory)
         self.directories = [Path(d) for d in given]

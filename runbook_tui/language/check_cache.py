@@ -19,6 +19,8 @@ import json
 import os
 import sys
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,10 +70,35 @@ def _code_fingerprint() -> str:
     return _code
 
 
-def _inventory_fingerprint(inventory: Inventory | None) -> str:
+@dataclass
+class KnownInventory:
+    """An inventory file that was valid before with this very text: what the procedures' keys
+    need of it (its fingerprint) without building its models; ``load`` builds them when a
+    procedure must be checked after all. ``validate`` stands on it to start without pydantic."""
+
+    fingerprint: str
+    build: Callable[[], Inventory]
+    _built: Inventory | None = field(default=None, repr=False)
+
+    def load(self) -> Inventory:
+        if self._built is None:
+            self._built = self.build()
+        return self._built
+
+
+def inventory_fingerprint(inventory: Inventory | KnownInventory | None) -> str:
     if inventory is None:
         return "-"
+    if isinstance(inventory, KnownInventory):
+        return inventory.fingerprint
     return hashlib.sha256(inventory.model_dump_json().encode()).hexdigest()
+
+
+def inventory_key(text_sha: str, filename: str) -> str:
+    """The key of an inventory file's entry: its text and name, and the home folder its ``~``
+    paths expand to."""
+    parts = (_code_fingerprint(), "inventory", text_sha, filename, os.path.expanduser("~"))
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _catalog_fingerprint(catalog: Catalog | None) -> str:
@@ -97,8 +124,8 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def key(text_sha: str, filename: str, inventory: Inventory | None, catalog: Catalog | None) -> str:
-    parts = (_code_fingerprint(), text_sha, filename, _inventory_fingerprint(inventory), _catalog_fingerprint(catalog))
+def key(text_sha: str, filename: str, inventory: Inventory | KnownInventory | None, catalog: Catalog | None) -> str:
+    parts = (_code_fingerprint(), text_sha, filename, inventory_fingerprint(inventory), _catalog_fingerprint(catalog))
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
+from typing import TYPE_CHECKING, Any
 
 from runbook_tui.errors import Problem, ProcedureError
-from runbook_tui.language.inventory import (
-    Inventory,
-    KubeTarget,
-    SSHTarget,
-    Target,
-    host_is_option,
-)
+from runbook_tui.language import check_cache
 from runbook_tui.language.loader import (
     INVENTORY_SHAPE,
     as_error,
@@ -34,6 +25,13 @@ from runbook_tui.language.pydantic_problems import (
 )
 from runbook_tui.language.yaml_source import Path as YamlPath
 from runbook_tui.language.yaml_source import SourceError, SourceMap, decode
+
+# The models (pydantic) are built when an inventory is loaded, not here: ``validate`` takes a
+# known inventory's fingerprint from the check cache and starts without them.
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
+    from runbook_tui.language.inventory import Inventory
 
 _INVENTORY_EXPECTED = {
     "targets": "a mapping of target names to their settings",
@@ -54,14 +52,36 @@ def _inventory_describer(path: YamlPath) -> tuple[str, YamlPath]:
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
-    """Read and validate an inventory file."""
+    """Read and validate an inventory file (noted in the check cache when valid, for
+    ``known_inventory``)."""
     path = Path(path)
     data = read_bytes(path, "inventory")
     try:
         text = decode(data, str(path))
     except SourceError as exc:
         raise as_error(exc.problems) from None
-    return load_inventory_text(text, str(path))
+    inventory = load_inventory_text(text, str(path))
+    text_sha = check_cache.text_hash(text)
+    key = check_cache.inventory_key(text_sha, str(path))
+    if check_cache.load(key, text_sha) is None:
+        check_cache.store(key, text_sha, {"fingerprint": check_cache.inventory_fingerprint(inventory)})
+    return inventory
+
+
+def known_inventory(path: str | os.PathLike[str]) -> check_cache.KnownInventory | None:
+    """The inventory file as ``load_inventory`` found it before, valid with this very text,
+    without building its models (they are built if a procedure must be checked after all);
+    None when it must be loaded."""
+    try:
+        text = decode(read_bytes(Path(path), "inventory"), str(path))
+    except (ProcedureError, SourceError):
+        return None  # load_inventory says why
+    text_sha = check_cache.text_hash(text)
+    entry = check_cache.load(check_cache.inventory_key(text_sha, str(path)), text_sha)
+    fingerprint = entry.get("fingerprint") if entry is not None else None
+    if not isinstance(fingerprint, str):
+        return None
+    return check_cache.KnownInventory(fingerprint, lambda: load_inventory(path))
 
 
 def load_inventory_text(text: str, filename: str = "<string>") -> Inventory:
@@ -187,6 +207,10 @@ def _local_path_problems(data: dict[str, Any], source: SourceMap) -> list[Proble
 
 
 def _load_inventory(text: str, filename: str) -> Inventory:
+    from pydantic import ValidationError
+
+    from runbook_tui.language.inventory import Inventory, KubeTarget, SSHTarget, Target, host_is_option
+
     doc = parse_document(text, filename, INVENTORY_SHAPE)
     data, source = doc.data, doc.source
     describe = _inventory_describer

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook_tui.errors import Problem, ProcedureError
 from runbook_tui.language import check_cache
+from runbook_tui.language.check_cache import KnownInventory
 from runbook_tui.language.listing import Listing
 from runbook_tui.language.yaml_source import (
     MAX_BYTES,
@@ -140,7 +141,7 @@ def issue_problems(doc: Document, describe: Describer) -> list[Problem]:
 
 
 def load_procedure(
-    path: str | os.PathLike[str], *, inventory: Inventory | None = None, catalog: Catalog | None = None
+    path: str | os.PathLike[str], *, inventory: Inventory | KnownInventory | None = None, catalog: Catalog | None = None
 ) -> Procedure:
     """Read and validate one procedure file: from the check cache when this text was found
     valid before in the same setting (see check_cache), else checked and then kept there."""
@@ -154,7 +155,7 @@ def load_procedure(
 
 
 def cached_listing(
-    path: Path, *, inventory: Inventory | None = None, catalog: Catalog | None = None
+    path: Path, *, inventory: Inventory | KnownInventory | None = None, catalog: Catalog | None = None
 ) -> Listing | None:
     """What ``list`` shows of the file, when the check cache holds it as valid in this setting
     (no model is built); None when it must be loaded. Raises ProcedureError as load_procedure."""
@@ -163,7 +164,7 @@ def cached_listing(
     return Listing.from_json(entry.get("listing"), str(path)) if entry is not None else None
 
 
-def _read_for_cache(path: Path, inventory: Inventory | None, catalog: Catalog | None) -> tuple[str, str, str]:
+def _read_for_cache(path: Path, inventory: Inventory | KnownInventory | None, catalog: Catalog | None) -> tuple[str, str, str]:
     """The file's text, its check cache key and its content hash."""
     try:
         text = decode(read_bytes(path, "procedure"), str(path))
@@ -177,7 +178,7 @@ def load_procedure_text(
     text: str,
     filename: str = "<string>",
     *,
-    inventory: Inventory | None = None,
+    inventory: Inventory | KnownInventory | None = None,
     catalog: Catalog | None = None,
 ) -> Procedure:
     """Validate procedure YAML ``text``; ``filename`` is what problems are reported against."""
@@ -185,8 +186,10 @@ def load_procedure_text(
 
 
 def _checked(
-    text: str, filename: str, inventory: Inventory | None, catalog: Catalog | None
+    text: str, filename: str, inventory: Inventory | KnownInventory | None, catalog: Catalog | None
 ) -> tuple[Procedure, dict[str, Any], SourceMap]:
+    if isinstance(inventory, KnownInventory):
+        inventory = inventory.load()  # a procedure to check after all: the models are needed now
     try:
         return _load_procedure(text, filename, inventory, catalog)
     except ProcedureError:

@@ -9,13 +9,14 @@ expected ("'timeout' in step 'restart' must be a duration like 30s, 2m or 500ms,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
-
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from typing import TYPE_CHECKING, Any
 
 from runbook_tui.errors import Problem
 from runbook_tui.language.yaml_source import Path, SourceMap
+
+if TYPE_CHECKING:  # only named here: checking an inventory's files builds no model
+    from pydantic import BaseModel, ValidationError
+    from pydantic_core import ErrorDetails
 
 # (where, field): where = "step 'restart'", field = the rest of the path inside it.
 Describer = Callable[[Path], tuple[str, Path]]
