@@ -29,7 +29,8 @@ async def test_the_plan_shows_bodies_and_items_and_leaves_out_a_false_when():
     patch, each = plan.details
     assert patch.startswith("patch-svc on cluster: PATCH service/mailserver -n mail (merge)")
     assert '    "type": "LoadBalancer"' in patch and '"externalTrafficPolicy": "Local"' in patch
-    assert each == "each on local machine: [alpha] echo touching alpha\n[beta] echo touching beta"
+    assert each == ("each on local machine: for each of 2 item(s):\n"
+                    "  [alpha] echo touching alpha\n  [beta] echo touching beta")
     assert "Not listed: never (its `when` is false now" in plan.text
 
 

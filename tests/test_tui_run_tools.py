@@ -277,7 +277,7 @@ async def test_the_plan_lists_every_item_and_leaves_out_a_step_that_will_be_skip
         await start(pilot, "many")
         gate = await screen_is(pilot, "GateScreen")
         (each,) = gate.request.details
-        assert each.startswith("each on local machine: [host00] echo touching host00")
+        assert each.startswith("each on local machine: for each of 30 item(s):\n  [host00] echo touching host00")
         assert each.count("echo touching") == 30 and "[host29] echo touching host29" in each
         assert "never" not in each and "Not listed: never (its `when` is false now" in gate.request.text
         body = gate.query_one("#gate-body")

@@ -184,6 +184,8 @@ class Gating:
                 except RunbookError as exc:
                     body.append(f"(cannot show what would change: {exc})")
             lines += ["    " + line for text in body for line in text.rstrip().splitlines()]
+        if step.foreach is not None:  # one line per item, under the step
+            return head + f"for each of {len(items)} item(s):\n" + "\n".join("  " + line for line in lines)
         return head + "\n".join(lines)
 
     def _check_local_files(self: Engine, context: dict[str, Any]) -> None:

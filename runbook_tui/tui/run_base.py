@@ -81,6 +81,7 @@ class RunScreenBase(RunTools):
         self.error: str | None = None
         self.stopping = False  # the operator is quitting once the running steps finish
         self._asking_cancel = False
+        self._shown_header = ""
 
     def _header(self) -> str:
         run = f"  [dim]run {self.state.run_id}[/]" if self.state.run_id else ""
@@ -188,7 +189,10 @@ class RunScreenBase(RunTools):
         rows, output, run = self.state.take_dirty()
         steps = self.query_one(StepList)
         if self.state.run_id and self.state.finished_at is None or run:
-            self.query_one("#run-header", Static).update(self._header())  # the run's clock ticks
+            header = self._header()  # the run's clock ticks, a tenth of a second at a time
+            if header != self._shown_header:
+                self._shown_header = header
+                self.query_one("#run-header", Static).update(header)
         if run:
             self._update_status()
             for summary in self.query(RunSummary):

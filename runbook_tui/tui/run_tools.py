@@ -65,6 +65,11 @@ class RunTools(Screen):
     state: RunState
     follow_running: bool
 
+    @property
+    def running(self) -> bool:
+        """Whether the engine is still at work (``RunScreenBase.running``)."""
+        return False
+
     def flush(self) -> None:
         """Redraw what changed (``RunScreenBase.flush``)."""
 
@@ -193,12 +198,13 @@ class RunTools(Screen):
         self.show_full_output(sid, [printable(line) for line in lines])
 
     def show_full_output(self, sid: str, lines: list[str]) -> None:
-        """In $PAGER (or less) with the app suspended; where the terminal cannot be handed over,
-        or there is no pager, in a full-screen view."""
+        """In $PAGER (or less) with the app suspended; while the run goes on (a suspended app would
+        hold up the engine, whose timeouts keep counting), where the terminal cannot be handed
+        over, or with no pager, in a full-screen view."""
         from textual.app import SuspendNotSupported
 
         pager = os.environ.get("PAGER") or shutil.which("less") or ""
-        if pager and not self.app.is_headless:
+        if pager and not self.app.is_headless and not self.running:
             with tempfile.NamedTemporaryFile("w", suffix=f"-{sid.replace('/', '_')}.txt", delete=False) as f:
                 f.write("\n".join(lines) + "\n")
             try:

@@ -117,11 +117,11 @@ class FailureScreen(ModalScreen[GateAnswer | None]):
                 yield Button("Abort the run", id="abort-yes", variant="error")
                 yield Button("Back", id="abort-no", variant="primary")
             with Horizontal(id="gate-buttons"):
-                yield Button("Retry", id="retry")
-                yield Button("Skip…", id="skip")
+                yield Button("Try again (t)", id="retry")
+                yield Button("Skip… (s)", id="skip")
                 if self.can_undo:
-                    yield Button("Undo", id="undo", variant="warning")
-                yield Button("Abort", id="abort", variant="primary")
+                    yield Button("Undo (u)", id="undo", variant="warning")
+                yield Button("Abort… (x)", id="abort", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#skip-label").display = False

@@ -36,6 +36,10 @@ NO_LABELS = {"manual": "Not done", "override": "Keep blocked", "undo": "Leave it
 
 
 class GateScreen(ModalScreen[GateAnswer | None]):
+    DEFAULT_CSS = """
+    GateScreen #gate-body:focus { background: $boost; }
+    GateScreen #gate-hint { color: $text-muted; height: auto; }
+    """
     BINDINGS = [
         Binding("y", "approve", "Yes (approve)"),
         Binding("n", "refuse", "No (refuse)"),
@@ -68,6 +72,7 @@ class GateScreen(ModalScreen[GateAnswer | None]):
                     yield Static(printable("\n".join(r.details)), id="gate-details", markup=False)
                 if r.target:
                     yield Label(printable(f"Target: {r.target}"), classes="gate-label", markup=False)
+            yield Static("", id="gate-hint")
             if r.kind == "choose":
                 options = [Option(printable(str(c)), id=str(c)) for c in r.choices]
                 yield OptionList(*options, id="gate-choices")
@@ -78,11 +83,12 @@ class GateScreen(ModalScreen[GateAnswer | None]):
                 yield Label("Reason (recorded in the journal):", classes="gate-label")
                 yield Input(placeholder="why", id="gate-reason")
             with Horizontal(id="gate-buttons"):
-                yield Button(YES_LABELS.get(r.kind, "Yes"), id="yes", variant="error" if r.kind != "manual" else "success",
+                yield Button(YES_LABELS.get(r.kind, "Yes") + " (y)", id="yes", variant="error" if r.kind != "manual" else "success",
                              disabled=self.needs_phrase or self.needs_reason)
-                yield Button(NO_LABELS.get(r.kind, "No"), id="no", variant="primary")
+                yield Button(NO_LABELS.get(r.kind, "No") + " (n)", id="no", variant="primary")
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._hint)
         if self.request.kind == "choose" and self.request.default in self.request.choices:
             for chooser in self.query("#gate-choices").results(OptionList):
                 chooser.highlighted = list(self.request.choices).index(self.request.default)
@@ -92,6 +98,12 @@ class GateScreen(ModalScreen[GateAnswer | None]):
             return
         for no in self.query("#no"):
             no.focus()  # the default is No
+
+    def _hint(self) -> None:
+        """Say how to read the rest when the details are longer than the dialog."""
+        for body in self.query("#gate-body").results(VerticalScroll):
+            if body.max_scroll_y > 0:
+                self.query_one("#gate-hint", Static).update("more below: tab to the details, then ↑ ↓ pgup pgdn")
 
     # ---------------------------------------------------------------- answers
     def _allowed(self) -> bool:

@@ -170,6 +170,7 @@ class WalkthroughScreen(RunScreenBase):
             printable(f"## Step {index} of {len(self.procedure.steps)}: {step.label}\n\n{why}"))
         self.query_one("#walk-current", Markdown).update(printable(current_markdown(self.state.registered, step)))
         self.query_one("#walk-expected", Markdown).update(printable(expected_markdown(step)))
+        self.state.latest = step.id  # the step about to run is the one to show
         self.query_one(StepList).select_id(step.id)
         button = self.query_one("#next", Button)
         button.label = f"Next: run {step.id}"

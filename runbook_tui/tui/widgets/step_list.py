@@ -82,7 +82,7 @@ class StepList(OptionList):
 
     @property
     def name_width(self) -> int:
-        return max([len(v.id) for v in self.state] + [8])
+        return max([len(v.id) for v in self.state] + [4])
 
     @property
     def layout_(self) -> tuple[int, bool]:
