@@ -90,8 +90,9 @@ class SSHPool:
         """Run ``command`` on ``target``, streaming lines to ``on_output`` as they arrive.
 
         ``reconnect`` (read-only steps only) reruns the command once on a fresh connection when
-        the connection dropped mid-command. A connection found dead before the command started
-        is always replaced, since nothing ran.
+        the connection dropped mid-command, or on another shell when its driver shell ended
+        mid-command. A connection or driver found dead before the command started is always
+        replaced, since nothing ran.
         """
         retried_stale = False
         rerun = False
