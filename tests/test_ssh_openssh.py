@@ -194,3 +194,12 @@ async def test_long_commands_and_long_inputs(pool):
     result = await pool.run("host", "wc -c; echo $PPID", stdin=data)
     assert result.stdout.split()[0] == str(len(data.encode()))
     assert result.stdout.split()[1] == short_cmd.stdout.strip()  # the driver took it
+
+
+async def test_a_read_only_command_whose_driver_died_is_rerun_once(pool, tmp_path):
+    once = tmp_path / "killed-once"
+    result = await pool.run(
+        "host", f"if [ ! -e {once} ]; then touch {once}; kill -KILL $PPID; sleep 0.2; fi; echo ok",
+        reconnect=True,
+    )
+    assert once.exists() and result.stdout.endswith("ok\n") and result.exit_code == 0
