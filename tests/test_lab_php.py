@@ -169,3 +169,18 @@ async def test_the_bootstrap_rehearsal_fails_on_the_operators_typo(tmp_path: Pat
         assert [p.name for p in ws.lab.state.running.pools] == before
     finally:
         await ws.close()
+
+
+async def test_the_fence_cannot_be_switched_off_from_the_command_line(lab: Lab) -> None:
+    """Arguments after -r or -f are the script's, never php's own options: a rehearsal must not
+    be able to lift the fence (disable_functions, open_basedir) and run code on this machine.
+    The arguments reach the script as real php passes them."""
+    code = "var_dump(ini_get('disable_functions') !== '', ini_get('open_basedir') !== '', \\$argv);"
+    r = await run(lab, f"php -r \"{code}\" -- -d disable_functions= -d open_basedir=")
+    assert r.exit_status == 0, r.stdout + r.stderr
+    assert r.stdout.count("bool(true)") == 2, r.stdout
+    assert 'string(18) "disable_functions="' in r.stdout
+    r = await run(lab, "php -r \"var_dump(function_exists('FFI::cdef') ? 1 : ini_get('ffi.enable'));\"")
+    assert 'string(1) "0"' in r.stdout or "bool(false)" in r.stdout, r.stdout
+    r = await run(lab, "php -r \"echo shell_exec('id -un');\"")
+    assert "root" not in r.stdout and "Call to undefined function shell_exec()" in r.stdout, r.stdout

@@ -99,6 +99,7 @@ class PhpCommand:
                 "include_path": f".:{stubs}",
                 "open_basedir": f"{root}:{stubs}:{exchange}",
                 "disable_functions": DISABLED,
+                "ffi.enable": "0",  # FFI would reach C functions past disable_functions
             }
             cmd = [self.php]
             for key, value in ini.items():
@@ -106,10 +107,12 @@ class PhpCommand:
             if "l" in flags:
                 cmd.append("-l")
             if "r" in flags:
-                cmd += ["-r", flags["r"]]
-            else:  # a relative path stays relative, as php shows it as given
+                cmd += ["-r", flags["r"], "--"]  # after -r (and -f) php still reads options: end them
+            elif "f" in flags:
+                cmd += ["-f", str(sh.resolve(script)) if script and script.startswith("/") else script or "", "--"]
+            else:  # a relative path stays relative, as php shows it as given; php reads no option after it
                 cmd.append(str(sh.resolve(script)) if script and script.startswith("/") else script or "")
-            cmd += [a for a in rest if a != "--"]
+            cmd += rest
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "USER": "root", "HOME": "/root",
                 "RUNBOOK_LAB_CONFIG": str(exchange / "config.json"),
