@@ -21,7 +21,7 @@ from typing import Any
 from runbook_tui.errors import KubeError, StepTimeout
 from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.base import CommandResult, OutputCallback
-from runbook_tui.transports.kube import discovery_cache
+from runbook_tui.transports.kube import discovery_cache, jobs
 from runbook_tui.transports.kube.config import (
     REQUEST_TIMEOUT,
     kubeconfig_path,
@@ -278,26 +278,7 @@ class KubeClient:
     async def job_from_cronjob(self, cronjob: str, job_name: str, *, namespace: str | None = None) -> dict:
         """What ``kubectl create job NAME --from=cronjob/CRONJOB`` sends."""
         cj = await self.get("CronJob", cronjob, namespace=namespace, api_version="batch/v1")
-        template = (cj.get("spec") or {}).get("jobTemplate") or {}
-        tmeta = template.get("metadata") or {}
-        annotations = {"cronjob.kubernetes.io/instantiate": "manual", **(tmeta.get("annotations") or {})}
-        metadata: dict[str, Any] = {
-            "name": job_name,
-            "namespace": namespace or self.namespace,
-            "annotations": annotations,
-            "ownerReferences": [
-                {
-                    "apiVersion": "batch/v1",
-                    "kind": "CronJob",
-                    "name": cj["metadata"]["name"],
-                    "uid": cj["metadata"]["uid"],
-                    "controller": True,
-                }
-            ],
-        }
-        if tmeta.get("labels"):
-            metadata["labels"] = tmeta["labels"]
-        job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": template.get("spec") or {}}
+        job = jobs.job_from_cronjob(cj, job_name, namespace or self.namespace)
 
         def call(cancel: threading.Event) -> dict:
             res = self.resource("Job", "batch/v1")
