@@ -312,6 +312,7 @@ def _list_runs(directory: str | None) -> int:
     from pathlib import Path
 
     from runbook_tui.headless.journal import list_runs
+    from runbook_tui.textsafe import printable
 
     unreadable: list[Path] = []
     runs = list_runs(Path(directory) if directory else None, unreadable=unreadable)
@@ -321,7 +322,10 @@ def _list_runs(directory: str | None) -> int:
         print(f"{'RUN':<44} {'PROCEDURE':<22} {'MODE':<8} {'OPERATOR':<22} {'STARTED':<19} OUTCOME")
         for r in runs:
             started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
-            print(f"{r.run_id:<44} {r.procedure:<22} {r.mode:<8} {r.operator[:22]:<22} {started:<19} {r.outcome}")
+            # A shared folder holds others' files: what they wrote is shown, never obeyed.
+            run_id, proc, mode, who, outcome = (printable(" ".join(v.split("\n"))) for v in (
+                r.run_id, r.procedure, r.mode, r.operator[:22], r.outcome))
+            print(f"{run_id:<44} {proc:<22} {mode:<8} {who:<22} {started:<19} {outcome}")
     for path in unreadable:
-        sys.stderr.write(f"{path.name}: cannot be read (another user's, or a broken link); passed over.\n")
+        sys.stderr.write(f"{printable(path.name)}: cannot be read (another user's, or a broken link); passed over.\n")
     return EXIT_OK

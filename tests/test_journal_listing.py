@@ -115,3 +115,36 @@ def test_export_bundles_journal_report_and_manifest_without_secrets(tmp_path: Pa
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     again = runbook("runs", "export", run.run_id, "-o", str(out), cwd=tmp_path, env=env)
     assert again.returncode != 0 and "exists already" in again.stderr
+
+
+def test_odd_files_in_a_shared_folder_neither_hang_nor_flood(runs: Path, tmp_path: Path, env):
+    os.mkfifo(runs / "pipe.jsonl")  # opened the ordinary way, reading it would wait forever
+    (runs / "zero.jsonl").symlink_to("/dev/zero")  # read to its end, it never ends
+    unreadable: list[Path] = []
+    assert sorted(r.procedure for r in list_runs(runs, unreadable=unreadable)) == ["breaks", "fine"]
+    assert sorted(p.name for p in unreadable) == ["pipe.jsonl", "zero.jsonl"]
+    listed = runbook("runs", "--journal-dir", str(runs), cwd=tmp_path, env=env, timeout=30)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr
+
+
+def test_what_others_wrote_is_shown_not_obeyed(runs: Path, tmp_path: Path, env):
+    (fine,) = [r for r in list_runs(runs) if r.procedure == "fine"]
+    lines = fine.path.read_text().splitlines(keepends=True)
+    start = json.loads(lines[0])
+    start.update(run_id="../../home/op/.bashrc.d", operator="\x1b]0;pwned\x07\x1b[2J")
+    forged = runs / "forged.jsonl"
+    forged.write_text(json.dumps(start) + "\n" + "".join(lines[1:]))
+    listed = runbook("runs", "--journal-dir", str(runs), cwd=tmp_path, env=env)
+    assert "\x1b" not in listed.stdout and "\x07" not in listed.stdout
+    assert "\\x1b]0;pwned" in listed.stdout
+    out = tmp_path / "forged.tar.gz"
+    exported = runbook("runs", "--journal-dir", str(runs), "export", "forged", "-o", str(out), cwd=tmp_path, env=env)
+    assert exported.returncode == 0, exported.stderr
+    with tarfile.open(out) as tar:
+        assert sorted(tar.getnames()) == ["forged/journal.jsonl", "forged/manifest.json", "forged/report.md"]
+    # A journal the listing accepts but the report cannot read: a sentence, not a traceback.
+    del start["path"]
+    (runs / "partial.jsonl").write_text(json.dumps(start) + "\n")
+    report = runbook("runs", "--journal-dir", str(runs), "report", "partial", cwd=tmp_path, env=env)
+    assert report.returncode != 0 and "Traceback" not in report.stderr
+    assert "is not a journal this version can report on" in report.stderr

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import tempfile
 import time
@@ -35,7 +36,9 @@ def export_run(journal: Path, output: Path) -> Path:
         raise JournalError(f"{journal} holds no run.")
     from runbook_tui import __version__
 
-    folder, now = run.run_id, time.time()
+    # The folder is named after the file, not after what the file says: a journal from a shared
+    # folder could carry a run_id like ../../somewhere.
+    folder, now = re.sub(r"[^\w.-]", "_", journal.stem).lstrip(".") or "run", time.time()
     manifest = {
         "run_id": run.run_id, "procedure": run.procedure, "title": run.title, "mode": run.mode,
         "operator": run.operator, "started": run.started, "outcome": run.outcome,

@@ -15,9 +15,11 @@ engine: it keeps the reason in ``failure`` and the engine stops before the next 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -267,11 +269,16 @@ def summarize(path: Path) -> RunSummary | None:
     ends in ``run_finished`` ended that way; anything else (output, a torn line, the
     ``run_started`` of a resume) is a run that did not finish. None: not a journal. Raises
     OSError when the file cannot be read."""
-    with Path(path).open("rb") as f:
+    # Non-blocking, and regular files only: a FIFO or a device in a shared folder must not hang
+    # or flood the listing.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         head = f.readline(HEAD_LIMIT)
-        size = os.fstat(f.fileno()).st_size
-        f.seek(max(0, size - TAIL_READ))
-        tail = f.read()
+        f.seek(max(0, info.st_size - TAIL_READ))
+        tail = f.read(TAIL_READ)
     start = _event(head)
     if start is None or start.get("event") != "run_started":
         return None

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runbook_tui.headless.journal import read_events, truncation_text
+from runbook_tui.headless.journal import JournalError, read_events, truncation_text
 
 EXCERPT = 12
 
@@ -20,6 +20,16 @@ def _fence(text: str) -> str:
 
 
 def markdown_report(path: Path) -> str:
+    """The report of the run journaled at PATH; a journal this tool did not write (a shared
+    folder holds others' files) is a JournalError naming what is missing, not a traceback."""
+    try:
+        return _report(path)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise JournalError(f"{path} is not a journal this version can report on ({type(exc).__name__}: {exc}).") \
+            from None
+
+
+def _report(path: Path) -> str:
     events = list(read_events(path))
     start = next((e for e in events if e["event"] == "run_started"), None)
     if start is None:
