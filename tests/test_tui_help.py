@@ -114,3 +114,17 @@ async def test_help_on_the_run_screen_a_gate_and_the_failure_screen(tmp_path: Pa
         lists_own_keys(run, helped.text())
         assert helped.groups[0][0] == "Run screen"
         await close_help(pilot, run)
+
+
+async def test_the_command_palette_opens_the_help_too(journal: Path):
+    app = make_app(journal)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_ready(pilot)
+        home = app.screen
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Keys: help")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        helped = await screen_is(pilot, "HelpScreen")
+        assert helped.source_name == "HomeScreen"
+        await close_help(pilot, home)

@@ -14,6 +14,7 @@ class RunbookCommands(Provider):
         app: Any = self.app
         ws = getattr(app, "workspace", None)
         router = app.router
+        yield "Keys: help for this screen", app.action_help, "every key of the screen you are on (? or F1)"
         yield "Runs: the journal", router.show_runs, "past runs, their timelines, reports and resume"
         home = app.screen_stack[1] if len(app.screen_stack) > 1 else None
         if home is not None and hasattr(home, "action_probe"):
