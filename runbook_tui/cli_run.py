@@ -180,8 +180,11 @@ def _fail(exc: RunbookError) -> int:
     if isinstance(exc, ProcedureError):
         sys.stderr.write(f"{len(exc.problems)} problem(s).\n")
     from runbook_tui.engine.locks import LockHeld
+    from runbook_tui.headless.journal import RunNotFound
     from runbook_tui.language.inputs import InputError
 
+    if isinstance(exc, RunNotFound):
+        return EXIT_INVALID
     if isinstance(exc, LockHeld):
         return EXIT_ABORTED
     if isinstance(exc, TransportError):
@@ -229,7 +232,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         except RunbookError as exc:
             return _fail(exc)
 
-    return _with_metrics(args, args.proc, run)
+    # Until the run starts (and names its procedure), a procedure given as a file is labelled
+    # by the file's name.
+    label = args.proc if "/" not in args.proc and not args.proc.endswith((".yaml", ".yml")) else \
+        os.path.splitext(os.path.basename(args.proc))[0]
+    return _with_metrics(args, label, run)
 
 
 async def _resume(args: argparse.Namespace) -> int:
@@ -262,7 +269,19 @@ def cmd_resume(args: argparse.Namespace) -> int:
         except RunbookError as exc:
             return _fail(exc)
 
-    return _with_metrics(args, args.run_id, run)
+    return _with_metrics(args, _resumed_procedure(args.run_id), run)
+
+
+def _resumed_procedure(run_id: str) -> str:
+    """The procedure of the run being resumed, for its metrics' label ("unknown" when the id
+    names no run: the resume then says so and exits 2)."""
+    from runbook_tui.headless.journal import run_path, summarize
+
+    try:
+        run = summarize(run_path(run_id))
+    except (RunbookError, OSError):
+        return "unknown"
+    return run.procedure if run else "unknown"
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

@@ -86,14 +86,26 @@ def test_a_run_that_could_not_be_carried_out_still_reports(tmp_path: Path, env):
 class _Recorder(http.server.BaseHTTPRequestHandler):
     received: list[tuple[str, str, bytes]] = []
 
-    def do_PUT(self) -> None:
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append((self.path, self.headers["Content-Type"], body))
+
+    def do_PUT(self) -> None:  # a PUT would replace the whole group, last success included
+        self.send_response(405)
+        self.end_headers()
         self.send_response(200)
         self.end_headers()
 
     def log_message(self, *args) -> None:
         pass
+
+
+def test_resume_of_an_unknown_run_is_a_command_line_mistake(tmp_path: Path, env):
+    prom = tmp_path / "resume.prom"
+    done = runbook("resume", "no-such-run", "--metrics", str(prom), cwd=tmp_path, env=env)
+    assert done.returncode == 2, done.stderr
+    found = samples(prom.read_text())
+    assert value(found, "runbook_tui_run_outcome", procedure="unknown", outcome="invalid") == 1
 
 
 def test_pushgateway_gets_the_same_figures(tmp_path: Path, env):

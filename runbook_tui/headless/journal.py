@@ -41,6 +41,10 @@ class JournalError(RunbookError):
     title = "Journal"
 
 
+class RunNotFound(JournalError):
+    """The run id given matches no run, or several: a mistake on the command line."""
+
+
 def state_dir() -> Path:
     """Where runs are kept: $RUNBOOK_TUI_STATE_DIR, else the user state dir."""
     override = os.environ.get("RUNBOOK_TUI_STATE_DIR")
@@ -232,8 +236,8 @@ def run_path(run_id: str, directory: Path | None = None) -> Path:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise JournalError(f"no run {run_id!r} in {directory}.")
-    raise JournalError(f"{run_id!r} matches {len(matches)} runs; give more of the id.")
+        raise RunNotFound(f"no run {run_id!r} in {directory}.")
+    raise RunNotFound(f"{run_id!r} matches {len(matches)} runs; give more of the id.")
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:

@@ -133,13 +133,16 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def push(url: str, procedure: str, text: str, timeout: float = 10.0) -> None:
-    """PUT the figures to a Pushgateway, grouped by job and procedure (replacing the last push)."""
+    """POST the figures to a Pushgateway, grouped by job and procedure. POST replaces the
+    metrics this push carries and keeps the others: a failed run carries no last-success time,
+    and the one from the last success stays (a PUT would drop it, and an alert on its absence
+    would fire at the first failure)."""
     import urllib.error
     import urllib.parse
     import urllib.request
 
     target = f"{url.rstrip('/')}/metrics/job/runbook_tui/procedure/{urllib.parse.quote(procedure, safe='')}"
-    request = urllib.request.Request(target, data=text.encode(), method="PUT",
+    request = urllib.request.Request(target, data=text.encode(), method="POST",
                                      headers={"Content-Type": "text/plain; version=0.0.4"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
