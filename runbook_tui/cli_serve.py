@@ -90,6 +90,9 @@ def _server(command: str, host: str, port: int, token: str) -> Any:
             name = operator_name(request.query.get("operator") or request.cookies.get(OPERATOR_COOKIE, ""))
             if not name:
                 return web.Response(text=_ASK_NAME.format(token=html.escape(token)), content_type="text/html")
+            # The page's URLs follow the address the browser used (an SSH tunnel's local port),
+            # not the one we listen on. No await until the page is rendered: requests cannot mix.
+            self.public_url = f"{request.scheme}://{request.host}"
             response = await super().handle_index(request)
             response.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
             response.set_cookie(OPERATOR_COOKIE, name, httponly=True, samesite="Strict")
@@ -99,7 +102,11 @@ def _server(command: str, host: str, port: int, token: str) -> Any:
             pass  # textual-serve's banner would print the address without the token
 
         async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
-            # textual-serve's handler, with the session's command naming its operator.
+            # textual-serve's handler, with the session's command naming its operator; and only
+            # for this page: the cookie is sent by any page on 127.0.0.1, whatever its port.
+            origin = request.headers.get("Origin")
+            if origin is not None and origin != f"{request.scheme}://{request.host}":
+                raise web.HTTPForbidden(text=f"runbook-tui serve: a page from {origin} may not open a session.\n")
             name = operator_name(request.cookies.get(OPERATOR_COOKIE, "")) or "unnamed"
             websocket = web.WebSocketResponse(heartbeat=15)
             width = _int(request.query.get("width"), 80)

@@ -181,3 +181,30 @@ def test_the_operators_name_reaches_the_journal(tmp_path: Path, env):
     (journal,) = (tmp_path / "state" / "runs").glob("*.jsonl")
     start = json.loads(journal.read_text().splitlines()[0])
     assert start["operator"].startswith("alice via ")
+
+
+def test_pages_follow_the_address_used_and_other_origins_are_refused(served):
+    url, _ = served
+    token = url.split("token=")[1]
+    base = url.split("?")[0].rstrip("/")
+    port = base.rsplit(":", 1)[1]
+
+    async def check() -> None:
+        import aiohttp
+
+        cookies = {"runbook_tui_token": token, "runbook_tui_operator": "alice"}
+        async with aiohttp.ClientSession(cookies=cookies) as session:
+            # Through an SSH tunnel the browser says another port: the page's URLs follow it.
+            async with session.get(f"{base}/", headers={"Host": "127.0.0.1:9000"}) as page:
+                text = await page.text()
+            assert page.status == 200 and "ws://127.0.0.1:9000/ws" in text and f":{port}/" not in text
+            # A page served from another local port has the cookie sent along, but not its origin.
+            try:
+                async with session.ws_connect(f"{base}/ws", headers={"Origin": "http://127.0.0.1:9999"}):
+                    raise AssertionError("a foreign origin opened a session")
+            except aiohttp.WSServerHandshakeError as exc:
+                assert exc.status == 403
+            async with session.ws_connect(f"{base}/ws", headers={"Origin": f"http://127.0.0.1:{port}"}) as ws:
+                assert not ws.closed
+
+    asyncio.run(check())
