@@ -25,6 +25,7 @@ from runbook_tui.tui.run_state import StepView
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
 from runbook_tui.tui.widgets.output_view import OutputView
 from runbook_tui.tui.widgets.parsed_table import result_markdown
+from runbook_tui.tui.widgets.run_summary import RunSummary
 from runbook_tui.tui.widgets.step_detail import StepDetail
 from runbook_tui.tui.widgets.step_list import StepList
 
@@ -137,6 +138,7 @@ class WalkthroughScreen(RunScreenBase):
                     yield Markdown("", id="walk-current")
                     yield Markdown("", id="walk-expected")
                 yield Static("", id="walk-results", markup=False)
+                yield RunSummary(id="run-summary")
                 yield OutputView(id="output")
                 yield Input(placeholder="search every step's output", id="search")
                 with Horizontal(id="walk-buttons"):
