@@ -93,3 +93,22 @@ async def test_probe_asks_the_server_even_with_a_kept_list(cluster):
     status = await second.probe()
     assert not status.reachable and status.error
     await second.close()
+
+
+async def test_a_lookup_reads_only_the_groups_it_needs(cluster):
+    """Nothing kept: finding Pod reads the core group only, not every group of the cluster."""
+    def read(group: str) -> int:
+        (kept,) = _kept()
+        data = json.loads(kept.read_text())["resources"]
+        where = data["api"][""]["v1"] if group == "" else data["apis"][group]["v1"]
+        return len(where["resources"])
+
+    first = await _client(cluster)
+    await first.list("Pod")
+    await first.close()
+    assert read("") > 0 and read("apps") == 0 and read("batch") == 0
+
+    second = await _client(cluster)
+    await second.get("Deployment", "mailserver")
+    await second.close()
+    assert read("apps") > 0 and read("batch") == 0

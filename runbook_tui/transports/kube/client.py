@@ -21,7 +21,7 @@ from typing import Any
 from runbook_tui.errors import KubeError, StepTimeout
 from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.base import CommandResult, OutputCallback
-from runbook_tui.transports.kube import discovery_cache, jobs
+from runbook_tui.transports.kube import discovery_cache, jobs, kinds
 from runbook_tui.transports.kube.config import (
     REQUEST_TIMEOUT,
     kubeconfig_path,
@@ -73,7 +73,8 @@ class KubeClient:
         self.in_cluster = choice.in_cluster
         self.api: Any = None  # kubernetes.client.ApiClient, once connected
         self._dyn: Any = None  # kubernetes.dynamic.DynamicClient
-        self._index: list[Any] | None = None
+        self._kinds: dict[tuple[str, str | None], Any] = {}  # (kind as asked, api_version) -> resource
+        self._kinds_lock = threading.Lock()
         self._lock = asyncio.Lock()
         self._cache_dir: str | None = None
         self._kept: Path | None = None  # where this cluster's discovery is kept between runs
@@ -137,32 +138,20 @@ class KubeClient:
 
     # --- resource types ------------------------------------------------------------------------
 
-    def _resources(self, refresh: bool = False) -> list[Any]:
-        from kubernetes.dynamic.resource import Resource
-
-        if self._index is None or refresh:
-            if refresh:
-                self._dyn.resources.invalidate_cache()
-            found = []
-            for group in self._dyn.resources:
-                for res in group if isinstance(group, list) else [group]:
-                    if isinstance(res, Resource):
-                        found.append(res)
-            # Core first, then the preferred version of each group: kubectl's order.
-            found.sort(key=lambda r: (r.group != "", not r.preferred))
-            self._index = found
-        return self._index
-
     def resource(self, kind: str, api_version: str | None = None) -> Any:
-        wanted = kind.lower()
-        for refresh in (False, True):
-            for res in self._resources(refresh):
-                if api_version and res.group_version != api_version:
-                    continue
-                names = {res.kind.lower(), (res.name or "").lower(), (res.singular_name or "").lower()}
-                names.update(s.lower() for s in res.short_names or [])
-                if wanted in names:
-                    return res
+        """The API resource ``kind`` names (kinds.py); a name the known groups lack is looked up
+        again after a fresh discovery (a CRD installed since, a kept list that is behind)."""
+        key = (kind.lower(), api_version)
+        with self._kinds_lock:  # worker threads share the discoverer and its cache file
+            if (found := self._kinds.get(key)) is not None:
+                return found
+            for refresh in (False, True):
+                if refresh:
+                    self._dyn.resources.invalidate_cache()
+                found = kinds.find(self._dyn.resources, kind, api_version)
+                if found is not None:
+                    self._kinds[key] = found
+                    return found
         where = f" in {api_version}" if api_version else ""
         raise KubeError(
             f"The Kubernetes API at {self.server} (context {self.context}) has no resource type {kind!r}{where}."
@@ -391,7 +380,8 @@ class KubeClient:
         return status
 
     async def close(self) -> None:
-        api, self.api, self._dyn, self._index = self.api, None, None, None
+        api, self.api, self._dyn = self.api, None, None
+        self._kinds.clear()
         if api is not None:
             await in_thread(api.close)
         if self._cache_dir:
