@@ -244,7 +244,7 @@ async def _drop_once(server: SSHTestServer, process: Proc, args: list[str]) -> N
 SSHD = "/usr/sbin/sshd"  # sshd re-executes itself, so it must be started by absolute path
 
 _SSHD_CONFIG = """\
-ListenAddress 127.0.0.1
+{listen}
 HostKey {root}/ssh_host_ed25519_key
 AuthorizedKeysFile {root}/authorized_keys
 PubkeyAuthentication yes
@@ -261,10 +261,12 @@ LogLevel INFO
 
 
 class OpenSSHServer:
-    """``sshd -D -e`` as a child process: generated host key, one authorized client key."""
+    """``sshd -D -e`` as a child process: generated host key, one authorized client key; it
+    listens on 127.0.0.1 and any other ``listen`` addresses (``::1``), on the same port."""
 
-    def __init__(self, root: Path, users: tuple[str, ...] = ()):
+    def __init__(self, root: Path, users: tuple[str, ...] = (), listen: tuple[str, ...] = ()):
         self.root = Path(root)
+        self.listen = ("127.0.0.1", *listen)
         self.root.mkdir(parents=True, exist_ok=True)
         self.user = getpass.getuser()
         self.users = (self.user, *users)  # who may log in (with the one client key)
@@ -284,7 +286,8 @@ class OpenSSHServer:
         self.key_path.chmod(0o600)
         (self.root / "authorized_keys").write_bytes(self.client_key.export_public_key())
         config = self.root / "sshd_config"
-        config.write_text(_SSHD_CONFIG.format(root=self.root, users=" ".join(self.users)))
+        listen = "\n".join(f"ListenAddress {address}" for address in self.listen)
+        config.write_text(_SSHD_CONFIG.format(listen=listen, root=self.root, users=" ".join(self.users)))
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation directory
         # sshd takes a port number, so let the OS pick a free one and retry on the rare race.
         for _ in range(5):

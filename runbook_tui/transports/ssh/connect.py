@@ -32,31 +32,28 @@ async def open_connection(
     ``accept_host_key`` trusts (and records) a key known_hosts lacks, the jump host's too.
     ``label`` is the caller's name for the target; messages use the host and port actually used."""
     login = resolve(name, target)
-    jump = None
-    if login.proxy_jump:
-        # Each hop is logged in to here, with its own host key check, so that a problem with
-        # a jump host's key names the jump host (asyncssh's own ProxyJump would not say which).
-        for hop in login.proxy_jump.split(","):
+    # Each hop is logged in to here, with its own host key check, so that a problem with a jump
+    # host's key names the jump host (asyncssh's own ProxyJump would not say which). Like
+    # asyncssh's, each hop holds the one before it (set_tunnel): closing the target's connection
+    # closes the whole chain, and closing the last hop opened so far closes every hop before it.
+    jump: asyncssh.SSHClientConnection | None = None
+    try:
+        for hop in login.jumps:
             hop_target = jump_target(hop, target)
             hop_login = resolve(name, hop_target)
-            try:
-                jump = await _login(
-                    name, hop_target, hop_login, f"the jump host {hop} ({hop_login.label}) of {name}",
-                    accept_host_key=accept_host_key, connect_timeout=connect_timeout, tunnel=jump,
-                )
-            except BaseException:
-                if jump is not None:
-                    jump.close()
-                raise
-    try:
+            conn = await _login(
+                name, hop_target, hop_login, f"the jump host {hop.spec} ({hop_login.label}) of {name}",
+                accept_host_key=accept_host_key, connect_timeout=connect_timeout, tunnel=jump,
+            )
+            conn.set_tunnel(jump)
+            jump = conn
         conn = await _login(name, target, login, f"{name} ({login.label})", accept_host_key=accept_host_key,
                             connect_timeout=connect_timeout, tunnel=jump)
     except BaseException:
         if jump is not None:
             jump.close()
         raise
-    if jump is not None:
-        conn.set_tunnel(jump)  # closed with the connection that runs through it
+    conn.set_tunnel(jump)
     return conn
 
 
