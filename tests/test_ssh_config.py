@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import asyncssh
 import pytest
 from sshhosts import SSHD, OpenSSHServer
 from test_cli_flags import cli
@@ -184,6 +185,62 @@ async def test_a_failed_login_closes_the_jump_hosts_already_open(home, sshd, jum
     with pytest.raises(HostKeyError, match="^Host key for the jump host bastion2 "):
         await run(SSHTarget(host="fw"))
     await wait_for_no_connections(jump, jump2, sshd)
+
+
+class _Relay(asyncssh.SSHServer):
+    """A jump host that alone knows the name fw.invalid (an inside name): it forwards it to sshd."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
+
+    def begin_auth(self, username: str) -> bool:
+        return False  # no authentication needed
+
+    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int):
+        return dest_host == "fw.invalid" and self.conn.forward_connection("127.0.0.1", self.port)
+
+
+async def test_a_changed_key_behind_a_jump_host_is_fetched_through_it(home, sshd) -> None:
+    relay_key = asyncssh.generate_private_key("ssh-ed25519")
+    relay = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[relay_key],
+                                  server_factory=lambda: _Relay(sshd.port))
+    relay_port = relay.sockets[0].getsockname()[1]
+    try:
+        # known_hosts has only an ECDSA key for the target, which now offers only ed25519: the
+        # key exchange fails, and the new key must be fetched the way the login went.
+        old = asyncssh.generate_private_key("ecdsa-sha2-nistp256").export_public_key().decode().split()
+        new = relay_key.export_public_key().decode().split()
+        known = home / "known"
+        known.write_text(f"[fw.invalid]:{sshd.port} {old[0]} {old[1]}\n"
+                         f"[127.0.0.1]:{relay_port} {new[0]} {new[1]}\n")
+        write_config(home, f"Host fw\n  HostName fw.invalid\n  Port {sshd.port}\n  ProxyJump bastion\n"
+                           f"Host bastion\n  HostName 127.0.0.1\n  Port {relay_port}\n"
+                           f"Host *\n  IdentityFile {sshd.key_path}\n  UserKnownHostsFile {known}\n")
+        with pytest.raises(HostKeyError) as changed:
+            await run(SSHTarget(host="fw"))
+        assert str(changed.value).startswith(
+            f"Host key for fw (fw.invalid:{sshd.port}) has CHANGED: the server now offers "
+            f"ssh-ed25519 {sshd.fingerprint()}, which does not match {known}; ")
+    finally:
+        relay.close()
+        await relay.wait_closed()
+
+
+async def test_real_sshd_hanging_up_on_a_key_type_it_lacks_is_a_changed_key(home, sshd) -> None:
+    # sshd closes without a word when it has none of the key types offered (asyncssh offers only
+    # those known_hosts lists): that is not a dropped connection but a changed host key.
+    old = asyncssh.generate_private_key("ecdsa-sha2-nistp256").export_public_key().decode().split()
+    known = home / "known"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {old[0]} {old[1]}\n")
+    target = sshd.target(known_hosts=str(known))
+    with pytest.raises(HostKeyError) as changed:
+        await run(target)
+    assert str(changed.value).startswith(f"Host key for fw (127.0.0.1:{sshd.port}) has CHANGED: the server "
+                                         f"now offers ssh-ed25519 {sshd.fingerprint()}, which does not match ")
+    assert "no matching host key type found" in sshd.log()
 
 
 async def test_a_bad_proxy_jump_port_is_one_sentence_and_exit_4(home, tmp_path) -> None:

@@ -13,6 +13,7 @@ from runbook_tui.language.inventory import SSHTarget
 from runbook_tui.transports.ssh.host_keys import (
     HostKeyCheck,
     host_key_error,
+    hung_up_error,
     kex_error,
     load_known_hosts,
     remember_host_key,
@@ -103,13 +104,15 @@ async def _login(
         err.fingerprint = key.get_fingerprint("sha256") if key is not None else None
         raise err from None
     except asyncssh.KeyExchangeFailed as exc:
-        raise await kex_error(name, label, login, path, check, exc, connect_timeout) from None
+        raise await kex_error(name, label, login, path, check, exc, connect_timeout, tunnel) from None
     except asyncssh.KeyImportError as exc:
         raise TransportError(f"Cannot use the key {target.key} for {name}: {exc}.") from None
-    except (asyncssh.DisconnectError, asyncssh.ConnectionLost) as exc:
-        raise TransportError(
+    except (asyncssh.DisconnectError, asyncssh.ConnectionLost, ConnectionResetError) as exc:
+        closed = TransportError(
             f"{label} closed the connection during the SSH login: {exc.reason}."
-        ) from None
+            if isinstance(exc, asyncssh.Error) else f"Cannot connect to {label}: {exc.strerror or exc}."
+        )
+        raise await hung_up_error(closed, name, label, login, path, check, connect_timeout, tunnel) from None
     except TimeoutError:
         raise TransportError(
             f"{label} did not complete the SSH login within {connect_timeout:g} s."

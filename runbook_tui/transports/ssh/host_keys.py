@@ -133,23 +133,59 @@ def host_key_error(
 
 async def kex_error(
     name: str, label: str, login: Login, path: str, check: HostKeyCheck, exc: asyncssh.KeyExchangeFailed,
-    connect_timeout: float,
+    connect_timeout: float, tunnel: asyncssh.SSHClientConnection | None = None,
 ) -> TransportError:
     """Key exchange fails when known_hosts only lists key types the server no longer has:
     that is a changed host key, so fetch the new key to report its fingerprint."""
+    if not _trusted_keys(check, login):
+        return TransportError(f"SSH negotiation with {label} failed: {exc.reason}.")
+    key = await _server_key(login, connect_timeout, tunnel)
+    return _changed_to(name, label, path, login, key)
+
+
+async def hung_up_error(
+    closed: TransportError, name: str, label: str, login: Login, path: str, check: HostKeyCheck,
+    connect_timeout: float, tunnel: asyncssh.SSHClientConnection | None = None,
+) -> TransportError:
+    """OpenSSH's sshd hangs up without a word (a reset, or an end of stream through a jump host)
+    when it has none of the key types known_hosts lists for it (asyncssh offers only those): a
+    changed host key too, unless the key it offers a client that takes any type is trusted.
+    Any other hang-up is ``closed``."""
+    trusted = _trusted_keys(check, login)
+    if not trusted or (check.conn is not None and check.conn.get_server_host_key() is not None):
+        return closed  # nothing to compare with, or the key exchange got through
+    key = await _server_key(login, connect_timeout, tunnel)
+    if key is None or any(k.public_data == key.public_data for k in trusted):
+        return closed
+    return _changed_to(name, label, path, login, key)
+
+
+def _trusted_keys(check: HostKeyCheck, login: Login) -> list[Any]:
     import asyncssh
 
-    trusted, *_ = asyncssh.match_known_hosts(
-        check.known, login.host, login.host, None if login.port == 22 else login.port
-    )
-    if not trusted:
-        return TransportError(f"SSH negotiation with {label} failed: {exc.reason}.")
+    # No address: asyncssh takes the host for one when it is an IP address (a name is not).
+    trusted, *_ = asyncssh.match_known_hosts(check.known, login.host, "", None if login.port == 22 else login.port)
+    return list(trusted)
+
+
+async def _server_key(
+    login: Login, connect_timeout: float, tunnel: asyncssh.SSHClientConnection | None
+) -> Any:
+    """The key the server offers a client that takes any type, fetched the way the login went:
+    through ``tunnel`` (the last jump host) when there is one, as the target may be reachable
+    only from there, or another host may answer to its name here."""
+    import asyncssh
+
     try:
-        key = await asyncio.wait_for(
-            asyncssh.get_server_host_key(login.host, login.port, config=None), connect_timeout
+        return await asyncio.wait_for(
+            asyncssh.get_server_host_key(login.host, login.port, tunnel=tunnel or (), config=None),
+            connect_timeout,
         )
     except (TimeoutError, OSError, asyncssh.Error):
-        key = None
+        return None
+
+
+def _changed_to(name: str, label: str, path: str, login: Login, key: Any) -> HostKeyError:
     if key is None:
         algorithm, fingerprint = "a key of another type", "(fingerprint unavailable)"
     else:
