@@ -1,5 +1,5 @@
-"""Gating: every question the engine asks a person, and what must hold before the first change
-(the journal can record it, no other run is changing the same targets)."""
+"""Gating: every question the engine asks a person, and what must hold before each change (the
+journal can record it, no other run is changing the same targets)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,38 @@ class Gating:
             self.root._record_failure = failure  # no change from here on, cleanup included
             raise Stop("failed", f"{failure} Stopped before {before}; {self._changes_so_far()}")
 
+    def _change_lock_lost(self: Engine) -> str | None:
+        """Why the change lock no longer holds, once it does not (said once as a notice)."""
+        root = self.root
+        lock = root.options.change_lock
+        if root._lock_lost is None and lock is not None and root._locked:
+            lost = lock.still_held()
+            if lost is not None:
+                root._lock_lost = lost[:1].upper() + lost[1:]
+        return root._lock_lost
+
+    def _check_change_lock(self: Engine, before: str) -> None:
+        """Stop before a change once the change lock is lost (a Lease taken over, deleted, or
+        not renewed in time): another run may be changing these targets now. Counted as could
+        not be carried out (exit 4), like a journal that cannot be written: no person refused
+        anything, and what was done so far stays done."""
+        root = self.root
+        said = root._lock_lost is not None
+        lost = self._change_lock_lost()
+        if lost is None:
+            return
+        sentence = f"{lost}; stopped before {before}; {self._changes_so_far()}"
+        if not said:
+            root.emit(ev.Notice(text=sentence, level="error"))
+        raise Stop("failed", sentence)
+
+    def _said_lock_lost(self: Engine) -> None:
+        """At the run's end: a change lock lost after its last change is said too, on the record."""
+        root = self.root
+        if root._lock_lost is None and self._change_lock_lost() is not None:
+            root.emit(ev.Notice(text=f"{root._lock_lost} before the run ended; {self._changes_so_far()}",
+                                level="warning"))
+
     async def _take_change_lock(self: Engine) -> None:
         """Before the first change: one run at a time changes these targets."""
         root = self.root
@@ -110,13 +142,17 @@ class Gating:
         if lock is None or root._locked:
             return
         holder = Holder(self.operator, os.getpid(), time.time(), root.run_id)
+
+        def say(text: str) -> None:
+            self.emit(ev.Notice(text=text, level="info"))
+
         try:
-            notes = await lock.acquire(holder, wait=False)
+            notes = await lock.acquire(holder, wait=False, say=say)
         except LockHeld as held:
             if not root.options.wait_for_lock:
                 raise Stop("refused", f"{held} Nothing was changed; try again when it is done, or add --wait.") from None
             self.emit(ev.Notice(text=f"{held} Waiting for it to finish…", level="info"))
-            notes = await lock.acquire(holder, wait=True)
+            notes = await lock.acquire(holder, wait=True, say=say)
         root._locked = True
         for note in notes:
             self.emit(ev.Notice(text=note))

@@ -5,10 +5,11 @@ dies, so a lock can never outlive its holder. The file also says who holds it (u
 run, since when); a file that still names a holder when we get the lock means that holder died
 without letting go, and taking it over is said out loud.
 
-``ChangeLock`` is what the engine asks for before the plan gate of a mutating run:
-``TargetLocks`` (files in the state folder) for one machine, and ``TeamLock``, which adds a
-Kubernetes Lease in each cluster namespace the inventory names (transports/kube/lease.py), so
-operators on different machines exclude each other too.
+``ChangeLock`` is what the engine asks for before the plan gate of a mutating run, and asks
+again before each change whether it still holds: ``TargetLocks`` (files in the state folder) for
+one machine, and ``TeamLock``, which adds a Kubernetes Lease in each cluster namespace the
+inventory names (transports/kube/lease.py), so operators on different machines exclude each
+other too. A Lease, unlike a flock, can be lost while the run lives.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from runbook_tui.language.inventory import Inventory
-    from runbook_tui.transports.kube.lease import ClusterLease, LeaseState
+    from runbook_tui.transports.kube.lease import ClusterLease, LeaseBusy, LeaseState
 
 logger = logging.getLogger(__name__)
 
@@ -131,11 +133,19 @@ def _read_holder(fd: int) -> Holder | None:
         return None
 
 
+Say = Callable[[str], None]  # tells the operator something while acquire is still at work
+
+
 class ChangeLock(Protocol):
     """Held by a mutating run from before its plan gate to its end."""
 
-    async def acquire(self, holder: Holder, *, wait: bool) -> list[str]:
+    async def acquire(self, holder: Holder, *, wait: bool, say: Say | None = None) -> list[str]:
         """Take the lock (or raise LockHeld); what to tell the operator (e.g. a takeover)."""
+        ...
+
+    def still_held(self) -> str | None:
+        """None while the lock is ours; else one sentence saying what was lost, when and how.
+        Cheap (no I/O): the engine asks before each change."""
         ...
 
     def release(self) -> None: ...
@@ -150,7 +160,7 @@ class TargetLocks:
     def __init__(self, directory: Path, inventory: "Inventory"):
         self.locks = [FileLock(directory / f"{_slug(key)}.lock", what) for key, what in sorted(_target_keys(inventory))]
 
-    async def acquire(self, holder: Holder, *, wait: bool) -> list[str]:
+    async def acquire(self, holder: Holder, *, wait: bool, say: Say | None = None) -> list[str]:
         while True:
             try:
                 return self._acquire_all(holder)
@@ -170,6 +180,9 @@ class TargetLocks:
             self.release()
             raise
         return notes
+
+    def still_held(self) -> str | None:
+        return None  # the kernel keeps a flock for as long as this process lives
 
     def release(self) -> None:
         for lock in reversed(self.locks):
@@ -199,15 +212,26 @@ class TeamLock:
     renewed in the background while the run lives and cleared at its end. Where the inventory
     has no cluster, or the cluster refuses us Leases (403, 404) or cannot be reached, the local
     locks alone apply and the run is told so: a rollback during a cluster outage must still run.
+
+    A Lease held can be lost: taken over by another run, cleared or deleted, or not renewed
+    within two thirds of its duration (as client-go's RenewDeadline: given up before anyone else
+    may see it expired, so two runs never both believe they hold it). ``still_held`` then says
+    so, and the engine stops before its next change.
     """
 
     POLL = 1.0
+    RENEW_DEADLINE = 2 / 3  # of the lease's duration
 
     def __init__(self, local: TargetLocks, leases: list["ClusterLease"]):
         self.local = local
         self.leases = leases
-        self.lost: list[str] = []  # Leases taken from us mid-run (we stalled past their duration)
         self._held: list[ClusterLease] = []
+        self._gone: list[ClusterLease] = []  # lost mid-run: still cleared at the end if ours
+        # When each held Lease was last written by us: (time.monotonic, time.time) at the start
+        # of the request, so the deadline counts from no later than the write itself.
+        self._renewed: dict[ClusterLease, tuple[float, float]] = {}
+        self._failure: dict[ClusterLease, str] = {}  # the last renewal's error
+        self._lost: str | None = None
         self._identity = ""
         self._renewer: asyncio.Task[None] | None = None
 
@@ -222,17 +246,19 @@ class TeamLock:
                 leases.setdefault(lease.key, lease)  # two targets in one namespace: one Lease
         return cls(TargetLocks(directory, inventory), [leases[key] for key in sorted(leases)])
 
-    async def acquire(self, holder: Holder, *, wait: bool) -> list[str]:
+    async def acquire(self, holder: Holder, *, wait: bool, say: Say | None = None) -> list[str]:
+        """With WAIT, a held Lease is polled (each look keeps watching its record) and taken
+        once free or seen unchanged for its duration."""
         while True:
             try:
-                return await self._acquire_all(holder)
+                return await self._acquire_all(holder, wait, say)
             except LockHeld:
                 if not wait:
                     raise
                 await asyncio.sleep(self.POLL)
 
-    async def _acquire_all(self, holder: Holder) -> list[str]:
-        from runbook_tui.transports.kube.lease import LeaseBusy, LeaseUnavailable
+    async def _acquire_all(self, holder: Holder, wait: bool, say: Say | None) -> list[str]:
+        from runbook_tui.transports.kube.lease import LeaseBusy, LeaseUnavailable, now
 
         for letting_go in list(_LETTING_GO):  # an earlier run of this process, still clearing its Lease
             await asyncio.to_thread(letting_go.join)
@@ -240,17 +266,25 @@ class TeamLock:
         identity, held = holder.identity(), []
         try:
             for lease in self.leases:
+                started = (time.monotonic(), time.time())
                 try:
-                    taken = await asyncio.to_thread(lease.acquire, identity)
-                except LeaseBusy as busy:
-                    raise LockHeld(lease.what, _lease_holder(busy.state)) from None
+                    try:
+                        taken = await asyncio.to_thread(lease.acquire, identity)
+                    except LeaseBusy as busy:
+                        # A renewTime that looks fresh even by our clock: held, say so at once.
+                        if wait or not busy.state.looks_expired(now()):
+                            raise LockHeld(lease.what, _lease_holder(busy.state)) from None
+                        taken, started = await self._watch(lease, identity, busy, say)
                 except LeaseUnavailable as err:
                     notes.append(f"{err} Only this machine's lock keeps other runs out of target {lease.target_name}.")
                     continue
                 held.append(lease)
+                self._renewed[lease] = started
                 if taken is not None:
+                    expired = time.time() - lease.unchanged_for() + taken.seconds
                     notes.append(f"took over {lease.what} from {_lease_holder(taken).describe()}: "
-                                 f"it was not renewed and expired at {_clock(taken.expires)}.")
+                                 f"it was not renewed and expired at {_clock(expired)} "
+                                 f"(unchanged for {taken.seconds} s by this machine's clock).")
         except BaseException:
             _let_go_later(held, identity)
             self.local.release()
@@ -263,28 +297,78 @@ class TeamLock:
             self._renewer = asyncio.get_running_loop().create_task(self._renew())
         return notes
 
+    async def _watch(self, lease: "ClusterLease", identity: str, busy: "LeaseBusy",
+                     say: Say | None) -> tuple["LeaseState | None", tuple[float, float]]:
+        """Without --wait, a Lease whose renewTime looks expired by our clock: its holder has
+        stopped, or its clock is behind ours. Watched for its duration: taken over if its record
+        stays unchanged, refused (LockHeld) as soon as it changes. Returns what ``acquire``
+        does, and when the request that took it started."""
+        from runbook_tui.transports.kube.lease import LeaseBusy
+
+        state = busy.state
+        if say is not None:
+            say(f"{lease.what} is held by {state.holder}, last renewed at {_clock(state.renewed)} by its "
+                f"clock, more than {state.seconds} s ago by ours: watching it for {state.seconds} s "
+                "before taking it over, in case its holder's clock is only behind.")
+        while True:
+            await asyncio.sleep(min(self.POLL, state.seconds / 4))
+            started = (time.monotonic(), time.time())
+            try:
+                return await asyncio.to_thread(lease.acquire, identity), started
+            except LeaseBusy as again:
+                if again.watched_since != busy.watched_since:  # renewed (or taken): its holder lives
+                    raise LockHeld(lease.what, _lease_holder(again.state)) from None
+
     async def _renew(self) -> None:
         from runbook_tui.errors import KubeError
 
         interval = max(0.2, min(lease.seconds for lease in self._held) / 3)
         while self._held:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(interval if not self._failure else max(0.2, interval / 5))
             for lease in list(self._held):
+                if lease not in self._held:
+                    continue  # found lost while another was renewed
+                started = (time.monotonic(), time.time())
                 try:
-                    ours = await asyncio.to_thread(lease.renew, self._identity)
-                except KubeError:
-                    continue  # a blip: the next renewal, still within the lease, tries again
-                if not ours:
-                    self._held.remove(lease)
-                    self.lost.append(f"{lease.what} was taken over by another run after ours stopped renewing it.")
-                    logger.warning(self.lost[-1])
+                    found = await asyncio.to_thread(lease.renew, self._identity)
+                except KubeError as err:
+                    self._failure[lease] = str(err)  # retried soon; lost past the deadline
+                    self.still_held()
+                    continue
+                self._failure.pop(lease, None)
+                if found is None:
+                    self._renewed[lease] = started
+                elif not found.resource_version:
+                    self._lose(lease, time.time(), "it was deleted")
+                elif found.holder:
+                    self._lose(lease, time.time(), f"taken by {_lease_holder(found).identity()}")
+                else:
+                    self._lose(lease, time.time(), "its holder was cleared by someone else")
+
+    def still_held(self) -> str | None:
+        for lease in list(self._held):
+            at, wall = self._renewed[lease]
+            deadline = lease.seconds * self.RENEW_DEADLINE
+            if time.monotonic() - at > deadline:
+                why = self._failure.get(lease)
+                self._lose(lease, wall + deadline, f"not renewed since {_clock(wall)}" + (f": {why}" if why else ""))
+        return self._lost
+
+    def _lose(self, lease: "ClusterLease", when: float, how: str) -> None:
+        if lease not in self._held:
+            return  # already found lost (the renewer and the engine both look)
+        self._held.remove(lease)
+        self._gone.append(lease)
+        if self._lost is None:
+            self._lost = f"the team lock {lease.what.removeprefix('the ')} was lost at {_clock(when)} ({how})"
+            logger.warning(self._lost)
 
     def release(self) -> None:
         if self._renewer is not None:
             self._renewer.cancel()
             self._renewer = None
-        _let_go_later(self._held, self._identity)
-        self._held = []
+        _let_go_later(self._held + self._gone, self._identity)
+        self._held, self._gone = [], []
         self.local.release()
 
     def holder_sentence(self) -> str | None:
@@ -299,8 +383,12 @@ class TeamLock:
                 continue
             finally:
                 lease.close()
-            if state is not None and state.held(now()):
-                return f"{_lease_holder(state).describe()} holds {lease.what}: changes wait until it is done."
+            # Held until cleared or taken over: one look cannot tell a stopped holder from one
+            # whose clock is behind ours, so an old renewTime is said, not taken as free.
+            if state is not None and state.holder:
+                old = (f" (last renewed at {_clock(state.renewed)} by its clock: it may have stopped)"
+                       if state.looks_expired(now()) else "")
+                return f"{_lease_holder(state).describe()} holds {lease.what}{old}: changes wait until it is done."
         for lock in self.local.locks:
             holder = lock.peek()
             if holder is not None:
@@ -340,5 +428,8 @@ def _lease_holder(state: "LeaseState") -> Holder:
     return Holder.from_identity(state.holder, since)
 
 
-def _clock(when: "datetime | None") -> str:
-    return time.strftime("%H:%M:%S", time.localtime(when.timestamp())) if when else "an unknown time"
+def _clock(when: "datetime | float | None") -> str:
+    """HH:MM:SS in this machine's zone, of a datetime or a time.time()."""
+    if when is None:
+        return "an unknown time"
+    return time.strftime("%H:%M:%S", time.localtime(when if isinstance(when, float) else when.timestamp()))

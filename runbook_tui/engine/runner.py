@@ -86,6 +86,7 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
         self._redactor.add([inputs.get(n) for n in self._secret_inputs])
         self._record_failure: str | None = None
         self._last_change: str | None = None
+        self._lock_lost: str | None = None  # why the change lock no longer holds (gating.py)
         self._skip_reason: str | None = None
         self._deps = procedure.dependencies()
         if resume:
@@ -179,8 +180,9 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
         for status in self.statuses.values():
             counts[status] = counts.get(status, 0) + 1
         if self.parent is None:
+            self._said_lock_lost()
             self.emit(ev.RunFinished(outcome=outcome, message=message, counts=counts))
-        could_not_run = self._record_failure is not None or any(
+        could_not_run = self._record_failure is not None or self.root._lock_lost is not None or any(
             self.results.get(sid, {}).get("unreachable") for sid, status in self.statuses.items() if status == "failed")
         self.report = RunReport(self.run_id, outcome, message, dict(self.statuses), could_not_run=could_not_run)
         return self.report

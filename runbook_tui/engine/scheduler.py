@@ -89,7 +89,10 @@ class Scheduling:
                             sorter.done(sid)
                         failed = []
                     elif choice == "undo":
-                        undone = await self._undo()
+                        try:
+                            undone = await self._undo()
+                        except Stop as lost:  # the change lock: the walk back stops too
+                            return lost.outcome, str(lost)
                         return "failed", f"step {', '.join(failed)} failed; {undone}"
                     else:
                         return "failed", f"step {', '.join(failed)} failed"

@@ -156,6 +156,8 @@ class StepExecution:
             await self._plan_gate(step)
         if step.confirm is not None:
             await self._confirm(step, context)
+        if mutating:  # after its gates: a person may have taken minutes over them
+            self._check_change_lock(f"step {self._sid(sid)}")
 
         # Downstream of a change not made, polling cannot succeed: one attempt says as much.
         once = speculative

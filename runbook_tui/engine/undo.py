@@ -38,6 +38,7 @@ class Undo:
                 summary = action.render(body, context).summary
             except (TemplateProblem, RunbookError) as exc:
                 summary = f"(cannot render: {exc})"
+            self._check_change_lock(f"undoing step {step.id}")
             answer = await self.ask(
                 "undo", f"Undo {step.label}: {body.title or 'reverse this step'}",
                 step=step, step_id=step.id, title=f"Undo {step.id}",
@@ -47,9 +48,11 @@ class Undo:
                 self._finish_step(step, step.id, "skipped", "undo declined", started=started, phase="undo")
                 manual.append(step.id)
                 continue
+            self._check_change_lock(f"undoing step {step.id}")  # the gate may have taken minutes
             res, rendered = await self._attempts(body, action, context, None, sid=step.id, phase="undo")
             if res.ok:
                 undone += 1
+                self.root._last_change = f"{step.id} (its undo)"
                 self.statuses[step.id] = "undone"
                 self._finish_step(step, step.id, "undone", res.message, rendered=rendered, result=res,
                                   started=started, phase="undo")

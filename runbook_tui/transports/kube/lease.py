@@ -4,7 +4,10 @@ leader.
 
 Whoever holds it names itself in ``holderIdentity``, renews ``renewTime`` while it lives, and
 clears ``holderIdentity`` when done. A holder that stops renewing (its machine crashed) is
-taken over once ``renewTime + leaseDurationSeconds`` has passed. Every write carries the
+taken over once this machine has watched its record (holder, renewTime, resourceVersion) stay
+unchanged for ``leaseDurationSeconds`` of its own monotonic clock, as client-go's leader
+election does: ``renewTime`` is the holder's clock, and a holder whose clock runs 40 s behind
+ours would otherwise read as expired while it renews. Every write carries the
 ``resourceVersion`` it read, so of two operators writing at once the API refuses one with 409
 Conflict and exactly one wins.
 
@@ -14,6 +17,7 @@ Synchronous, like the official client: call it from a thread (``asyncio.to_threa
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,20 +54,29 @@ class LeaseState:
     resource_version: str
 
     @property
+    def record(self) -> tuple[str, datetime | None, str]:
+        """What a live holder changes with each renewal: watched to tell it from a dead one."""
+        return (self.holder, self.renewed, self.resource_version)
+
+    @property
     def expires(self) -> datetime | None:
+        """By the holder's own clock: a hint for people and for whether to watch, never a reason
+        to take a Lease over (the holder's clock may be behind ours)."""
         last = self.renewed or self.acquired
         return last + timedelta(seconds=self.seconds) if last else None
 
-    def held(self, now: datetime) -> bool:
-        """Held by someone, and renewed recently enough to still count."""
-        return bool(self.holder) and self.expires is not None and self.expires >= now
+    def looks_expired(self, now: datetime) -> bool:
+        """Held, but its renewTime by our wall clock is older than its duration: either the
+        holder stopped, or its clock is behind ours. Only watching the record tells which."""
+        return bool(self.holder) and (self.expires is None or self.expires < now)
 
 
 class LeaseBusy(KubeError):
-    """Someone else holds the Lease, and it has not expired."""
+    """Someone else holds the Lease, and its record has not stayed unchanged for its duration
+    while we watched. ``watched_since`` is when (time.monotonic) we first saw this record."""
 
-    def __init__(self, state: LeaseState, where: str):
-        self.state = state
+    def __init__(self, state: LeaseState, where: str, watched_since: float):
+        self.state, self.watched_since = state, watched_since
         super().__init__(f"{where} is held by {state.holder}.")
 
 
@@ -84,6 +97,10 @@ class ClusterLease:
         self.seconds = seconds or lease_seconds()
         self.what = f"the Lease {self.namespace}/{name} (target {target_name}, context {self.context})"
         self._api: Any = None
+        # The record last read and when (time.monotonic) it was first seen as it is: a holder
+        # is dead once it has stayed so for its leaseDurationSeconds. The first read starts it.
+        self._seen: tuple[str, datetime | None, str] | None = None
+        self._seen_at = 0.0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -127,16 +144,31 @@ class ClusterLease:
             resource_version=lease.metadata.resource_version or "",
         )
 
+    def watch(self, state: LeaseState) -> float:
+        """Note STATE as read now; returns when (time.monotonic) its record was first seen as it
+        is. A renewal, a takeover or a release changes it and starts the clock again."""
+        if state.record != self._seen:
+            self._seen, self._seen_at = state.record, time.monotonic()
+        return self._seen_at
+
+    def unchanged_for(self) -> float:
+        """Seconds of our monotonic clock the last record read has stayed as it is."""
+        return time.monotonic() - self._seen_at if self._seen is not None else 0.0
+
     # --- writing --------------------------------------------------------------------------------
 
     def acquire(self, identity: str) -> LeaseState | None:
-        """Take the Lease for IDENTITY. Returns the expired state it took over from someone
-        else, if any; raises LeaseBusy (held by another) or LeaseUnavailable."""
+        """Take the Lease for IDENTITY: free (no holder), ours, or its record seen unchanged for
+        its leaseDurationSeconds (see ``watch``: a first read starts that clock, so a waiter
+        calls again). Returns the dead holder's state it took over, if any; raises LeaseBusy
+        (held by another, not yet seen dead) or LeaseUnavailable."""
         for _ in range(ATTEMPTS):
             current = self.read()
             at = now()
-            if current is not None and current.holder != identity and current.held(at):
-                raise LeaseBusy(current, self.what)
+            if current is not None and current.holder and current.holder != identity:
+                since = self.watch(current)
+                if time.monotonic() - since < current.seconds:
+                    raise LeaseBusy(current, self.what, since)
             spec = {"holderIdentity": identity, "leaseDurationSeconds": self.seconds,
                     "acquireTime": _micro(at), "renewTime": _micro(at)}
             if current is None:
@@ -150,17 +182,21 @@ class ClusterLease:
                 return current if changed and current.holder else None
         raise LeaseUnavailable(f"{self.what} kept changing under us; try again.")
 
-    def renew(self, identity: str) -> bool:
-        """Move renewTime on; False when the Lease is no longer ours (taken over meanwhile)."""
+    def renew(self, identity: str) -> LeaseState | None:
+        """Move renewTime on. Returns None when renewed, else what was found instead: the Lease
+        taken over or cleared by someone else, or LeaseState with no resourceVersion when it
+        was deleted. Raises LeaseUnavailable when the API cannot be asked (try again)."""
         for _ in range(ATTEMPTS):
             current = self.read()
-            if current is None or current.holder != identity:
-                return False
+            if current is None:
+                return LeaseState("", None, None, self.seconds, 0, "")
+            if current.holder != identity:
+                return current
             spec = _spec_of(current, identity)
             spec["renewTime"] = _micro(now())
             if self._write(current.resource_version, spec):
-                return True
-        return False
+                return None
+        raise LeaseUnavailable(f"{self.what} kept changing under us; renewing it again.")
 
     def release(self, identity: str) -> None:
         """Clear holderIdentity if it is still ours; a Lease someone took over is left alone."""
