@@ -27,11 +27,11 @@ _KEEPALIVE = 15.0
 
 
 async def open_connection(
-    name: str, target: SSHTarget, *, label: str, accept_host_key: bool, connect_timeout: float
+    name: str, target: SSHTarget, *, accept_host_key: bool, connect_timeout: float
 ) -> asyncssh.SSHClientConnection:
     """Log in to ``target`` as OpenSSH would (``~/.ssh/config`` included, see ssh_config.py);
     ``accept_host_key`` trusts (and records) a key known_hosts lacks, the jump host's too.
-    ``label`` is the caller's name for the target; messages use the host and port actually used."""
+    Messages name the host and port actually used."""
     login = resolve(name, target)
     # Each hop is logged in to here, with its own host key check, so that a problem with a jump
     # host's key names the jump host (asyncssh's own ProxyJump would not say which). Like

@@ -28,6 +28,7 @@ from runbook_tui.transports.ssh.connect import open_connection
 from runbook_tui.transports.ssh.driver import CannotHost, Driver, ShellEnded, fits
 from runbook_tui.transports.ssh.process import Dropped, is_openssh, quote_cmd, run_command
 from runbook_tui.transports.ssh.sftp import UploadResult
+from runbook_tui.transports.ssh.ssh_config import target_label
 
 if TYPE_CHECKING:  # asyncssh is imported lazily at first use: it is slow to import
     import asyncssh
@@ -209,8 +210,7 @@ class SSHPool:
             raise TransportError(f"There is no SSH target named {name} in the inventory.") from None
 
     def _label(self, name: str) -> str:
-        t = self._target(name)
-        return f"{name} ({t.host}:{t.port})"
+        return target_label(name, self._target(name))  # the host and port ~/.ssh/config gives
 
     def _forget(self, name: str, conn: asyncssh.SSHClientConnection | None) -> None:
         """Drop ``conn`` from the pool unless it was already replaced by a newer one."""
@@ -232,12 +232,16 @@ class SSHPool:
                 return conn
             self._forget(name, conn)
             conn = await open_connection(
-                name, target, label=self._label(name), accept_host_key=name in self._accept,
-                connect_timeout=self._connect_timeout,
+                name, target, accept_host_key=name in self._accept, connect_timeout=self._connect_timeout,
             )
             # Connecting includes the first driver shell's start, so that every command after
             # it costs a round trip, not a channel and a login shell.
-            await self._shells_of(name, conn).warm()
+            try:
+                await self._shells_of(name, conn).warm()
+            except BaseException:
+                self._shells.pop(name, None)
+                conn.abort()  # and its jump hosts' connections with it
+                raise
             self._conns[name] = conn
             return conn
 
