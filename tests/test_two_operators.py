@@ -244,3 +244,23 @@ async def test_the_tui_refuses_a_change_while_another_process_holds_the_targets(
         holder.kill()
         holder.wait()
     assert not log.exists(), "the TUI changed something under another run's lock"
+
+
+async def test_the_tui_in_dry_run_refuses_to_resume_a_live_run(tmp_path: Path, env, monkeypatch) -> None:
+    """`serve --dry-run` needs no --allow-live: its TUI must not turn a live run back on."""
+    monkeypatch.setenv("RUNBOOK_TUI_STATE_DIR", env["RUNBOOK_TUI_STATE_DIR"])
+    log, release = crash_mid_run(tmp_path, env)
+    release.touch()
+    path = journal(tmp_path)
+    app = make_app(path.parent, procedures=str(tmp_path), dry_run=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_ready(pilot)
+        await pilot.press("r")
+        screen = await screen_is(pilot, "RunsScreen")
+        await wait_for(pilot, lambda: len(screen.runs) == 1, what="the run")
+        await pilot.press("enter")  # resume
+        await pilot.pause(0.3)
+        assert app.screen is screen, "a live run was resumed from a dry-run TUI"
+        notes = [n.message for n in app._notifications]
+        assert any("it cannot be resumed as dry-run" in n for n in notes), notes
+    assert log.read_text().split() == ["first", "slow-started"]

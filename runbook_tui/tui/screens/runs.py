@@ -173,7 +173,7 @@ class RunsScreen(Screen):
             self.notify(printable(app.workspace_error or "Still starting: try again in a moment."), severity="warning")
             return
         try:  # the workspace decides, as for `runbook-tui resume`: lab vs live, mode, the run's lock
-            again = app.workspace.resume(str(run.path))
+            again = app.workspace.resume(str(run.path), dry_run=app.mode.dry_run, offline=app.mode.offline)
         except RunbookError as exc:  # e.g. it succeeded: nothing to resume; another process holds it
             why = printable(error_sentence(exc))
             self.query_one("#runs-status", Static).update(Content(f"Cannot resume: {why}"))
