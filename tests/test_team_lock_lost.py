@@ -225,3 +225,53 @@ def test_a_holder_whose_clock_is_behind_is_not_taken_over_while_it_renews(lab: s
     assert lines(log) == ["bob"]
     assert f"from {carol.identity} since" in out and "it was not renewed and expired at" in out
     assert f"(unchanged for {LEASE_SECONDS} s by this machine's clock)" in out
+
+
+UNDO_AFTER = """\
+id: undo-after-loss
+title: A change, then a failure walked back
+steps:
+  - id: first
+    local: echo first >> {log}
+    undo:
+      local: echo undo-first >> {log}
+  - id: second
+    local: while ! test -e {go}; do sleep 0.05; done; exit 1
+"""
+
+
+def test_a_lease_lost_before_the_walk_back_stops_the_undo_too(lab: subprocess.Popen, tmp_path: Path) -> None:
+    log, go = tmp_path / "log", tmp_path / "go"
+    procedure = tmp_path / "undo.yaml"
+    procedure.write_text(UNDO_AFTER.format(log=log, go=go))
+    run = start(tmp_path, "alice", procedure, "--undo-on-failure")
+    try:
+        wait_until(lambda: lines(log) == ["first"], "the first change")
+        kubectl(tmp_path, "patch", "lease", "runbook-tui", "--type", "merge", "-p",
+                json.dumps({"spec": {"holderIdentity": "mallory@elsewhere"}}))
+        time.sleep(LEASE_SECONDS)
+    finally:
+        go.touch()
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 4, out + err
+    assert lines(log) == ["first"], "undone without the lock"
+    assert ("was lost at " in out and "(taken by mallory@elsewhere); stopped before undoing step first; "
+            "the last change made was step first.") in out, out
+
+
+def test_a_lease_lost_during_the_last_change_is_said_at_the_end(lab: subprocess.Popen, tmp_path: Path) -> None:
+    log, go = tmp_path / "log", tmp_path / "go"
+    procedure = tmp_path / "last.yaml"
+    procedure.write_text(TWO_CHANGES.format(log=log, go=go).split("  - id: second")[0])
+    run = start(tmp_path, "alice", procedure)
+    try:
+        wait_until(lambda: lines(log) == ["first"], "the change")
+        kubectl(tmp_path, "delete", "lease", "runbook-tui")
+        time.sleep(LEASE_SECONDS)
+    finally:
+        go.touch()
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 0, out + err  # nothing was stopped: the run did all it set out to
+    (warning,) = [n for n in notices(tmp_path, "alice") if "was lost at" in n["text"]]
+    assert warning["level"] == "warning"
+    assert warning["text"].endswith("(it was deleted) before the run ended; the last change made was step first.")
