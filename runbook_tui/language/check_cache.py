@@ -3,9 +3,10 @@
 Reading and checking the procedures (YAML, then every template and the step graph) was most of
 a start. What a check finds depends only on the file's text and name, the inventory, the other
 procedures of the catalog (``call`` steps look into them), and this tool's code and libraries,
-so that is the key. Only valid procedures are kept (their data and where each field was
-written): a file with problems is checked again every time, so its messages name file and line
-as fresh. An entry that cannot be read, or that was made for other text, is ignored.
+so that is the key. An entry says only that a file passed (and what ``list`` shows of it):
+loading still reads the procedure from the file itself, so an entry can skip checks but never
+change what runs. A file with problems is checked again every time, so its messages name file
+and line as fresh. An entry that cannot be read, or that was made for other text, is ignored.
 
 The folder is ``$XDG_CACHE_HOME/runbook-tui`` (else ``~/.cache/runbook-tui``); deleting it is
 always safe.
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
     from runbook_tui.language.catalog import Catalog
     from runbook_tui.language.inventory import Inventory
 
-FORMAT = "2"
-# Entries are small (a few kB); past this many, the oldest half goes when a new one is written.
+FORMAT = "3"
+# Entries are small (under a kB); past this many, the oldest half goes when a new one is written.
 MAX_ENTRIES = 512
 
 _code: str | None = None

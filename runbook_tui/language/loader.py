@@ -143,14 +143,14 @@ def issue_problems(doc: Document, describe: Describer) -> list[Problem]:
 def load_procedure(
     path: str | os.PathLike[str], *, inventory: Inventory | KnownInventory | None = None, catalog: Catalog | None = None
 ) -> Procedure:
-    """Read and validate one procedure file: from the check cache when this text was found
-    valid before in the same setting (see check_cache), else checked and then kept there."""
+    """Read and validate one procedure file; its checks are skipped when the check cache holds
+    this very text as valid in the same setting (see check_cache), else it is checked and then
+    noted there. What the procedure holds is always read from the file itself."""
     text, key, text_sha = _read_for_cache(Path(path), inventory, catalog)
-    entry = check_cache.load(key, text_sha)
-    if entry is not None and (procedure := _from_cache(entry, str(path))) is not None:
+    if check_cache.load(key, text_sha) is not None and (procedure := _known_valid(text, str(path))) is not None:
         return procedure
-    procedure, raw, source = _checked(text, str(path), inventory, catalog)
-    check_cache.store(key, text_sha, _to_cache(procedure, raw, source))
+    procedure = _checked(text, str(path), inventory, catalog)
+    check_cache.store(key, text_sha, {"listing": Listing.of(procedure).to_json()})
     return procedure
 
 
@@ -182,12 +182,12 @@ def load_procedure_text(
     catalog: Catalog | None = None,
 ) -> Procedure:
     """Validate procedure YAML ``text``; ``filename`` is what problems are reported against."""
-    return _checked(text, filename, inventory, catalog)[0]
+    return _checked(text, filename, inventory, catalog)
 
 
 def _checked(
     text: str, filename: str, inventory: Inventory | KnownInventory | None, catalog: Catalog | None
-) -> tuple[Procedure, dict[str, Any], SourceMap]:
+) -> Procedure:
     if isinstance(inventory, KnownInventory):
         inventory = inventory.load()  # a procedure to check after all: the models are needed now
     try:
@@ -198,9 +198,7 @@ def _checked(
         raise ProcedureError([Problem(filename, 1, 1, "file is nested too deeply to validate")]) from None
 
 
-def _load_procedure(
-    text: str, filename: str, inventory: Inventory | None, catalog: Catalog | None
-) -> tuple[Procedure, dict[str, Any], SourceMap]:
+def _load_procedure(text: str, filename: str, inventory: Inventory | None, catalog: Catalog | None) -> Procedure:
     from pydantic import ValidationError
 
     from runbook_tui.language import check_context, procedure_checks
@@ -237,7 +235,26 @@ def _load_procedure(
     if problems or procedure is None:
         raise as_error(problems)
     _attach_locations(procedure, data, source)
-    return procedure, data, source
+    return procedure
+
+
+def _known_valid(text: str, filename: str) -> Procedure | None:
+    """A procedure whose checks passed before: parsed (libyaml: a millisecond) and built, the
+    checks skipped. The cache only ever says that the checks passed, never what a file holds, so
+    a damaged or forged entry cannot change what runs. None when it does not build after all."""
+    from pydantic import ValidationError
+
+    from runbook_tui.language.model import Procedure
+
+    try:
+        doc = parse_document(text, filename, PROCEDURE_SHAPE)
+        if doc.issues:
+            return None
+        procedure = Procedure.model_validate(doc.data)
+    except (ProcedureError, ValidationError, RecursionError):
+        return None
+    _attach_locations(procedure, doc.data, doc.source)
+    return procedure
 
 
 def _loc(source: SourceMap, path: YamlPath) -> SourceLoc:
@@ -263,38 +280,6 @@ def _attach_locations(procedure: Procedure, data: dict[str, Any], source: Source
         _attach_body(step, raw, source, ("steps", i))
         if step.undo is not None:
             _attach_body(step.undo, raw["undo"], source, ("steps", i, "undo"))
-
-
-def _located_paths(data: dict[str, Any]) -> list[YamlPath]:
-    """Every path ``_attach_locations`` asks the source map about (data of a valid procedure)."""
-    paths: list[YamlPath] = [(), *((key,) for key in data)]
-    paths += [("inputs", name) for name in data.get("inputs") or {}]
-    for i, raw in enumerate(data["steps"]):
-        paths += [("steps", i), *(("steps", i, key) for key in raw)]
-        if isinstance(raw.get("undo"), dict):
-            paths += [("steps", i, "undo"), *(("steps", i, "undo", key) for key in raw["undo"])]
-    return paths
-
-
-def _to_cache(procedure: Procedure, data: dict[str, Any], source: SourceMap) -> dict[str, Any]:
-    located = [[list(path), *source.value(path)] for path in _located_paths(data)]
-    return {"data": data, "at": located, "listing": Listing.of(procedure).to_json()}
-
-
-def _from_cache(entry: dict[str, Any], filename: str) -> Procedure | None:
-    """The procedure an entry holds, or None when the entry is not what _to_cache wrote."""
-    from runbook_tui.language.model import Procedure
-
-    try:
-        data = entry["data"]
-        source = SourceMap(filename, values={tuple(path): (line, col) for path, line, col in entry["at"]})
-        if not all(path in source.values for path in _located_paths(data)):
-            return None
-        procedure = Procedure.model_validate(data)
-        _attach_locations(procedure, data, source)
-    except Exception:  # a damaged entry only costs a fresh check; it must never stop a start
-        return None
-    return procedure
 
 
 # ---------------------------------------------------------------- inventory
