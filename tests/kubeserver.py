@@ -30,6 +30,19 @@ def kubectl_path() -> str:
     raise AssertionError  # unreachable
 
 
+async def lab_kubectl(lab, *args: str, namespace: str | None = NS, stdin: str | None = None,
+                      timeout: float = 60) -> tuple[int, str, str]:
+    """Stock kubectl against a running ``Lab`` (its kubeconfig; its own HOME and discovery cache,
+    so nothing of the user's is read or written): (exit code, stdout, stderr)."""
+    ns = ("-n", namespace) if namespace else ()
+    proc = await asyncio.create_subprocess_exec(
+        kubectl_path(), "--kubeconfig", str(lab.kubeconfig_path), *ns, *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else None, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "HOME": str(lab.dir), "KUBECACHEDIR": str(lab.dir / "kc")})
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin is not None else None), timeout)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
 @dataclass
 class Cluster:
     server: KubeAPIServer

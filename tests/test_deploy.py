@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubeserver import kubectl_path
+from kubeserver import lab_kubectl
 from support import ROOT
 
 from runbook_tui.lab import Lab
@@ -248,11 +248,7 @@ async def tls_front(port: int, cert: Path, key: Path) -> asyncio.Server:
 
 
 async def kubectl(lab: Lab, *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        kubectl_path(), "--kubeconfig", str(lab.kubeconfig_path), *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env={**os.environ, "HOME": str(lab.dir), "KUBECACHEDIR": str(lab.dir / "kc")})
-    out, err = await asyncio.wait_for(proc.communicate(), 60)  # kubectl discovers every group first
-    return proc.returncode or 0, out.decode(), err.decode()
+    return await lab_kubectl(lab, *args, namespace=None)  # kubectl discovers every group first
 
 
 # What the Role names; everything else the lab serves answers 403 in the in-cluster run.

@@ -4,37 +4,18 @@ the round-trip probe follows the external path that the pfSense side holds."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import time
 from pathlib import Path
 
 import asyncssh
 import pytest
+from kubeserver import lab_kubectl
 
 from runbook_tui.lab import Lab
 
-KUBECTL = "/usr/bin/kubectl"
-
-
-def need_kubectl() -> str:
-    path = KUBECTL if Path(KUBECTL).exists() else shutil.which("kubectl")
-    if path:
-        return path
-    if os.environ.get("CI"):
-        pytest.fail("kubectl is missing: CI must install the Debian package kubernetes-client.")
-    pytest.skip("kubectl is missing (Debian package kubernetes-client); skipped outside CI.")
-    raise AssertionError
-
 
 async def kubectl(lab: Lab, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    p = await asyncio.create_subprocess_exec(
-        need_kubectl(), "--kubeconfig", str(lab.kubeconfig_path), *args,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else None,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await p.communicate(stdin.encode() if stdin is not None else None)
-    return p.returncode or 0, out.decode(), err.decode()
+    return await lab_kubectl(lab, *args, namespace=None, stdin=stdin)
 
 
 async def pf(lab: Lab, cmd: str) -> asyncssh.SSHCompletedProcess:

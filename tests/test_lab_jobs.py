@@ -3,30 +3,18 @@ pod labels) let kubectl find their pods, and what a pod does follows its templat
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from kubeserver import kubectl_path, lab_kubectl
 
 from runbook_tui.lab import Lab
 
 
-def need_kubectl() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        pytest.fail("kubectl is missing: scripts/install-test-deps installs it.")
-    return path
-
-
 async def kubectl(lab: Lab, *args: str) -> tuple[int, str, str]:
-    p = await asyncio.create_subprocess_exec(
-        need_kubectl(), "--kubeconfig", str(lab.kubeconfig_path), "-n", "mailserver", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await p.communicate()
-    return p.returncode or 0, out.decode(), err.decode()
+    return await lab_kubectl(lab, *args)
 
 
 def job(name: str, command: list[str], **meta: dict) -> dict:
@@ -51,7 +39,7 @@ async def wait(lab: Lab, name: str) -> str:
 
 @pytest.fixture
 async def lab(tmp_path: Path):
-    need_kubectl()
+    kubectl_path()
     async with Lab(tmp_path / "lab") as lab:
         yield lab
 

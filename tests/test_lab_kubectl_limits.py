@@ -3,31 +3,19 @@ kubectl finds, and what it says works, works."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from kubeserver import kubectl_path, lab_kubectl
 from support import ROOT
 
 from runbook_tui.lab import Lab
 
 
-def need_kubectl() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        pytest.fail("kubectl is missing: scripts/install-test-deps installs it.")
-    return path
-
-
 async def kubectl(lab: Lab, *args: str) -> tuple[int, str, str]:
-    p = await asyncio.create_subprocess_exec(
-        need_kubectl(), "--kubeconfig", str(lab.kubeconfig_path), "-n", "mailserver", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await p.communicate()
-    return p.returncode or 0, out.decode(), err.decode()
+    return await lab_kubectl(lab, *args)
 
 
 def lab_help() -> str:
@@ -39,7 +27,7 @@ def lab_help() -> str:
 
 @pytest.fixture
 async def lab(tmp_path: Path):
-    need_kubectl()
+    kubectl_path()
     async with Lab(tmp_path / "lab") as lab:
         yield lab
 
