@@ -11,6 +11,13 @@ import pytest
 from support import ROOT, cli_env
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test has a cache folder of its own (checked procedures, Kubernetes discovery), for
+    itself and the processes it starts: never the user's, and never warm from another test."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def at_root(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run from the checkout: procedures are found by relative paths, as shown on screen.
