@@ -78,7 +78,7 @@ class KubeClient:
         self._lock = asyncio.Lock()
         self._cache_dir: str | None = None
         self._kept: Path | None = None  # where this cluster's discovery is kept between runs
-        self._seeded: int | None = None
+        self._seeded: discovery_cache.Seed | None = None
         self.pods = PodCache()  # controllers' pods, resolved once per run (pod_cache.py)
         self._watch_refused = False  # the API answered a watch with an HTTP error: poll instead
         self._seen: dict[tuple[str, str, str], tuple[float, dict]] = {}  # changed() -> the next get
@@ -148,6 +148,7 @@ class KubeClient:
             for refresh in (False, True):
                 if refresh:
                     self._dyn.resources.invalidate_cache()
+                    self._seeded = None  # discovered afresh: what is kept now is new
                 found = kinds.find(self._dyn.resources, kind, api_version)
                 if found is not None:
                     self._kinds[key] = found

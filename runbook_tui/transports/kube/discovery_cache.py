@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 TTL = 600.0  # seconds a kept list is trusted (kubectl's was 10 minutes for years)
@@ -55,26 +56,37 @@ def _fresh(path: Path) -> bool:
         return False
 
 
-def seed(kept: Path, private: Path) -> int | None:
-    """Copy a fresh kept list to ``private``; its mtime (to tell later whether it was rewritten)."""
+@dataclass(frozen=True)
+class Seed:
+    copied: int  # the private copy's mtime (ns) once copied: unchanged means nothing was added
+    discovered: float  # when the kept list was discovered (its mtime): its TTL runs from then
+
+
+def seed(kept: Path, private: Path) -> Seed | None:
+    """Copy a fresh kept list to ``private``."""
     if not _fresh(kept):
         return None
     try:
+        discovered = kept.stat().st_mtime
         shutil.copyfile(kept, private)
-        return private.stat().st_mtime_ns
+        return Seed(private.stat().st_mtime_ns, discovered)
     except OSError:
         return None
 
 
-def keep(private: Path, kept: Path, seeded: int | None) -> None:
-    """Put a list the client wrote (not the one it was seeded with) in place for the next run."""
+def keep(private: Path, kept: Path, seeded: Seed | None) -> None:
+    """Put a list the client wrote (not the one it was seeded with) in place for the next run.
+    Groups read into a seeded list do not make the rest of it younger: the kept file keeps the
+    seed's discovery time (``seeded`` is None after the client discovered everything afresh)."""
     try:
-        if private.stat().st_mtime_ns == seeded:
+        if seeded is not None and private.stat().st_mtime_ns == seeded.copied:
             return
         kept.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=kept.parent, prefix=".new-", suffix=".json")
         os.close(fd)
         shutil.copyfile(private, tmp)
+        if seeded is not None:
+            os.utime(tmp, (seeded.discovered, seeded.discovered))
         os.replace(tmp, kept)
     except OSError:
         return  # a cache that cannot be written only costs the next run its discovery
