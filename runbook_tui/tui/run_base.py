@@ -22,8 +22,9 @@ from runbook_tui.textsafe import printable
 from runbook_tui.tui.messages import RunsChanged
 from runbook_tui.tui.mode import Mode
 from runbook_tui.tui.run_state import RunFeed, RunState
-from runbook_tui.tui.run_tools import RunTools
+from runbook_tui.tui.run_tools import RunTools, journal_notices
 from runbook_tui.tui.sentences import error_sentence
+from runbook_tui.tui.widgets.notices import NoticePanel
 from runbook_tui.tui.widgets.output_view import OutputView
 from runbook_tui.tui.widgets.run_summary import RunSummary, counts
 from runbook_tui.tui.widgets.step_detail import StepDetail
@@ -107,8 +108,27 @@ class RunScreenBase(RunTools):
         state = getattr(self.resume, "state", None)
         if state is not None:  # a resume: what the journal says the earlier steps did
             self.state.seed_recorded(state.statuses, state.results)
+            self._seed_notices(state.run_id)
         self.query_one(StepList).rebuild()
         self.query_one(StepList).focus()
+
+    def _seed_notices(self, run_id: str) -> None:
+        """A resume: the notices the run's journal holds now, read in a thread (a journal can be
+        large); the resumed part appends its own after them, and they come as events."""
+        import asyncio
+
+        from runbook_tui.headless.journal import run_path
+
+        try:
+            path = run_path(run_id, self.app.workspace.journal_dir)
+            size = path.stat().st_size
+        except Exception:
+            return  # no journal to read: the resume said why already, or will
+
+        async def read() -> None:
+            self.state.seed_notices(await asyncio.to_thread(journal_notices, path, size))
+
+        self.run_worker(read(), group="notices", exit_on_error=False)
 
     # ------------------------------------------------------------------ run
     def make_engine(self) -> Any:
@@ -162,6 +182,10 @@ class RunScreenBase(RunTools):
         """Rare events (not output): called in the engine's loop, synchronously."""
         if isinstance(event, ev.RunFinished):
             self.app.post_message(RunsChanged())
+        elif isinstance(event, ev.Notice) and event.level in ("warning", "error"):
+            error = event.level == "error"
+            self.notify(printable(event.text), title="The engine says", markup=False, timeout=20 if error else 12,
+                        severity="error" if error else "warning")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place engine failures surface: as a sentence in the status line."""
@@ -195,6 +219,8 @@ class RunScreenBase(RunTools):
                 self.query_one("#run-header", Static).update(header)
         if run:
             self._update_status()
+            for notices in self.query(NoticePanel):
+                notices.show_for(self.state.notices)
             for summary in self.query(RunSummary):
                 summary.show_for(self.state, dry_run=self.mode.dry_run)
         rows |= set(self.state.running)  # elapsed times tick

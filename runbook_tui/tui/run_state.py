@@ -69,9 +69,19 @@ class StepView:
         return " → ".join("done" if status == "ok" else status for status in self.history)
 
 
+@dataclass
+class NoticeView:
+    """Something the engine told the operator that is no step's doing (a lock lost or taken
+    over, a journal that cannot be written), as it said it."""
+
+    text: str
+    level: str = "warning"  # info | warning | error
+    recorded: bool = False  # said in the earlier part of the run being resumed (its journal)
+
+
 class RunState:
     """Steps in procedure order, their state, output and guards; what the run registered; the
-    run's outcome."""
+    engine's notices; the run's outcome."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
@@ -90,6 +100,7 @@ class RunState:
         # Results by the name their step registered them under (``register:``), from the events:
         # as the journal records them (secrets masked, a sensitive step's output as a digest).
         self.registered: dict[str, Any] = {}
+        self.notices: list[NoticeView] = []  # in the order said
         # What changed since the screen last looked: step ids whose row or output changed.
         self.dirty_rows: set[str] = set()
         self.dirty_output: set[str] = set()
@@ -171,6 +182,9 @@ class RunState:
         elif isinstance(event, ev.GateAnswered):
             self.gate = None
             self.dirty_run = True
+        elif isinstance(event, ev.Notice):
+            self.notices.append(NoticeView(event.text, event.level))
+            self.dirty_run = True  # rare: the whole run's view redraws
         elif isinstance(event, ev.RunFinished):
             self.outcome, self.message = event.outcome, event.message
             self.finished_at = self.clock()
@@ -208,6 +222,15 @@ class RunState:
             view.result = result or None
             view.message = str(result.get("message") or "")
             self.dirty_rows.add(sid)
+
+    def seed_notices(self, notices: list[tuple[str, str]]) -> None:
+        """A resumed run: the notices its journal recorded, (text, level), before this part."""
+        self.notices[:0] = [NoticeView(text, level, recorded=True) for text, level in notices]
+        self.dirty_run = True
+
+    def errors(self) -> list[NoticeView]:
+        """The error notices: what stopped the run, or made its record incomplete."""
+        return [n for n in self.notices if n.level == "error"]
 
     def elapsed(self, view: StepView) -> float | None:
         if view.elapsed is not None:

@@ -56,6 +56,26 @@ def journal_output(path: Any, step_id: str) -> list[str]:
     return lines
 
 
+def journal_notices(path: Any, upto: int) -> list[tuple[str, str]]:
+    """The notices (text, level) among a journal's first UPTO bytes: what a resumed run said
+    before this part of it, which appends to the same journal."""
+    import json
+
+    with open(path, "rb") as f:
+        data = f.read(upto)
+    notices = []
+    for line in data.splitlines():
+        if b'"notice"' not in line:
+            continue  # the cheap test first: a journal is mostly output lines
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a crash
+        if isinstance(event, dict) and event.get("event") == "notice":
+            notices.append((str(event.get("text", "")), str(event.get("level", "warning"))))
+    return notices
+
+
 class RunTools(Screen):
     """The base of ``RunScreenBase``, which has the state, the layout and the redraw."""
 

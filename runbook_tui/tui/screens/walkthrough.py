@@ -23,6 +23,7 @@ from runbook_tui.textsafe import printable
 from runbook_tui.tui.run_base import RunScreenBase
 from runbook_tui.tui.run_state import StepView
 from runbook_tui.tui.widgets.mode_banner import ModeBanner
+from runbook_tui.tui.widgets.notices import NoticePanel
 from runbook_tui.tui.widgets.output_view import OutputView
 from runbook_tui.tui.widgets.parsed_table import result_markdown
 from runbook_tui.tui.widgets.run_summary import RunSummary
@@ -130,6 +131,7 @@ class WalkthroughScreen(RunScreenBase):
     def compose(self) -> ComposeResult:
         yield ModeBanner(self.mode)
         yield Static(self._header(), id="run-header")
+        yield NoticePanel(id="notices")
         with Horizontal(id="run-body"):
             yield StepList(self.state, id="steps")
             with Vertical(id="walk-main"):

@@ -1,17 +1,27 @@
-"""What a finished run leaves to read: a dry-run's would-have-changed list (each step, its target,
-its rendered command), and the changes an undo left for the operator to reverse by hand.
+"""What a finished run leaves to read: the engine's error notices (what stopped it: a team lock
+lost, a journal that could not be written), a dry-run's would-have-changed list (each step, its
+target, its rendered command), and the changes an undo left for the operator to reverse by hand.
 
 A panel, not a status line: a list of commands does not fit in one line and must not be cut off.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from textual.widgets import Markdown
 
 from runbook_tui.textsafe import printable
 from runbook_tui.tui.run_state import RunState
+
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def literal(text: str) -> str:
+    """TEXT as Markdown that reads as TEXT: every ASCII punctuation mark backslash-escaped (CommonMark),
+    so `<mailserver>`, `*` or `[x]` in an engine's sentence stay as written."""
+    return _PUNCTUATION.sub(r"\\\1", text)
 
 
 def _fence(text: str) -> str:
@@ -58,6 +68,13 @@ def by_hand_markdown(state: RunState) -> str:
     return printable("\n\n".join(parts))
 
 
+def stopped_markdown(state: RunState) -> str:
+    errors = state.errors()
+    parts = ["### The engine said" if state.outcome == "succeeded" else "### Why the run stopped"]
+    parts += [f"- {literal(n.text)}" for n in errors]
+    return printable("\n".join(parts))
+
+
 class RunSummary(Markdown, can_focus=True):
     """Hidden while the run goes; after it, what is left to read (see the module's doc)."""
 
@@ -81,13 +98,17 @@ class RunSummary(Markdown, can_focus=True):
 
     def show_for(self, state: RunState, *, dry_run: bool) -> None:
         parts = []
+        stopped = bool(state.outcome and state.errors())
+        if stopped:
+            parts.append(stopped_markdown(state))
         if state.by_hand():
             parts.append(by_hand_markdown(state))
         if dry_run and state.outcome:
             parts.append(dry_run_markdown(state))
         text = "\n\n".join(parts)
         self.display = bool(text)
-        self.border_title = "Reverse by hand" if state.by_hand() else "What would have changed"
+        self.border_title = ("Reverse by hand" if state.by_hand() else "What would have changed"
+                             if dry_run and state.outcome else "The run's errors" if stopped else "")
         if text != self._shown:
             self._shown = text
             self.update(text)
