@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from runbook_tui.language.inventory import Inventory
-    from runbook_tui.transports.kube.lease import ClusterLease, LeaseBusy, LeaseState
+    from runbook_tui.transports.kube.lease import Claim, ClusterLease, LeaseBusy, LeaseState
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +142,11 @@ class ChangeLock(Protocol):
         """Take the lock (or raise LockHeld); what to tell the operator (e.g. a takeover)."""
         ...
 
+    def start(self, holder: Holder) -> None:
+        """Begin taking the lock in the background while the run's first steps only read;
+        ``acquire`` then finishes it (or raises what it met). Released by ``release``."""
+        ...
+
     def still_held(self) -> str | None:
         """None while the lock is ours; else one sentence saying what was lost, when and how.
         Cheap (no I/O): the engine asks before each change."""
@@ -168,6 +172,9 @@ class TargetLocks:
                 if not wait:
                     raise
                 await asyncio.sleep(self.POLL)
+
+    def start(self, holder: Holder) -> None:
+        pass  # a flock is taken at once: nothing to win by starting early
 
     def _acquire_all(self, holder: Holder) -> list[str]:
         notes = []
@@ -234,6 +241,10 @@ class TeamLock:
         self._lost: str | None = None
         self._identity = ""
         self._renewer: asyncio.Task[None] | None = None
+        # Taken early (``start``): the task, and what it said before ``acquire`` gave a ``say``.
+        self._early: asyncio.Task[list[str]] | None = None
+        self._early_said: list[str] = []
+        self._say: Say | None = None
 
     @classmethod
     def for_inventory(cls, directory: Path, inventory: "Inventory") -> "TeamLock":
@@ -246,9 +257,30 @@ class TeamLock:
                 leases.setdefault(lease.key, lease)  # two targets in one namespace: one Lease
         return cls(TargetLocks(directory, inventory), [leases[key] for key in sorted(leases)])
 
+    def start(self, holder: Holder) -> None:
+        """The Lease costs a round trip or two: begun at the run's start, they overlap its
+        read-only steps instead of delaying its first change."""
+        if self._early is None and not self._held:
+            self._early_said, self._say = [], None
+            self._early = asyncio.get_running_loop().create_task(self._acquire_all(holder, False, self._say_early))
+
+    def _say_early(self, text: str) -> None:
+        (self._say or self._early_said.append)(text)
+
     async def acquire(self, holder: Holder, *, wait: bool, say: Say | None = None) -> list[str]:
         """With WAIT, a held Lease is polled (each look keeps watching its record) and taken
         once free or seen unchanged for its duration."""
+        early, self._early = self._early, None
+        if early is not None:
+            self._say = say or (lambda text: None)
+            for text in self._early_said:
+                self._say(text)
+            try:
+                return await early
+            except LockHeld:
+                if not wait:
+                    raise
+                await asyncio.sleep(self.POLL)
         while True:
             try:
                 return await self._acquire_all(holder, wait, say)
@@ -258,23 +290,24 @@ class TeamLock:
                 await asyncio.sleep(self.POLL)
 
     async def _acquire_all(self, holder: Holder, wait: bool, say: Say | None) -> list[str]:
-        from runbook_tui.transports.kube.lease import LeaseBusy, LeaseUnavailable, now
+        from runbook_tui.transports.kube.lease import LETTING_GO, Claim, LeaseBusy, LeaseUnavailable, now
 
-        for letting_go in list(_LETTING_GO):  # an earlier run of this process, still clearing its Lease
+        for letting_go in list(LETTING_GO):  # an earlier run of this process, still clearing its Lease
             await asyncio.to_thread(letting_go.join)
         notes = self.local._acquire_all(holder)
         identity, held = holder.identity(), []
+        claim = Claim(identity)
         try:
             for lease in self.leases:
                 started = (time.monotonic(), time.time())
                 try:
                     try:
-                        taken = await asyncio.to_thread(lease.acquire, identity)
+                        taken = await asyncio.to_thread(claim.take, lease)
                     except LeaseBusy as busy:
                         # A renewTime that looks fresh even by our clock: held, say so at once.
                         if wait or not busy.state.looks_expired(now()):
                             raise LockHeld(lease.what, _lease_holder(busy.state)) from None
-                        taken, started = await self._watch(lease, identity, busy, say)
+                        taken, started = await self._watch(lease, claim, busy, say)
                 except LeaseUnavailable as err:
                     notes.append(f"{err} Only this machine's lock keeps other runs out of target {lease.target_name}.")
                     continue
@@ -286,7 +319,7 @@ class TeamLock:
                                  f"it was not renewed and expired at {_clock(expired)} "
                                  f"(unchanged for {taken.seconds} s by this machine's clock).")
         except BaseException:
-            _let_go_later(held, identity)
+            claim.give_up()  # every Lease taken, also by a thread still at work
             self.local.release()
             raise
         if not self.leases:
@@ -297,7 +330,7 @@ class TeamLock:
             self._renewer = asyncio.get_running_loop().create_task(self._renew())
         return notes
 
-    async def _watch(self, lease: "ClusterLease", identity: str, busy: "LeaseBusy",
+    async def _watch(self, lease: "ClusterLease", claim: "Claim", busy: "LeaseBusy",
                      say: Say | None) -> tuple["LeaseState | None", tuple[float, float]]:
         """Without --wait, a Lease whose renewTime looks expired by our clock: its holder has
         stopped, or its clock is behind ours. Watched for its duration: taken over if its record
@@ -314,7 +347,7 @@ class TeamLock:
             await asyncio.sleep(min(self.POLL, state.seconds / 4))
             started = (time.monotonic(), time.time())
             try:
-                return await asyncio.to_thread(lease.acquire, identity), started
+                return await asyncio.to_thread(claim.take, lease), started
             except LeaseBusy as again:
                 if again.watched_since != busy.watched_since:  # renewed (or taken): its holder lives
                     raise LockHeld(lease.what, _lease_holder(again.state)) from None
@@ -364,10 +397,17 @@ class TeamLock:
             logger.warning(self._lost)
 
     def release(self) -> None:
+        from runbook_tui.transports.kube.lease import let_go_later
+
+        early, self._early = self._early, None
+        if early is not None and not early.done():
+            early.cancel()  # its cleanup lets go of what it took (and of what its thread takes)
+        elif early is not None and not early.cancelled():
+            early.exception()  # seen: a lock the run never came to need
         if self._renewer is not None:
             self._renewer.cancel()
             self._renewer = None
-        _let_go_later(self._held + self._gone, self._identity)
+        let_go_later(self._held + self._gone, self._identity)
         self._held, self._gone = [], []
         self.local.release()
 
@@ -394,33 +434,6 @@ class TeamLock:
             if holder is not None:
                 return f"{holder.describe()} holds the lock on {lock.what}: changes wait until it is done."
         return None
-
-
-_LETTING_GO: set[threading.Thread] = set()
-
-
-def _let_go_later(leases: list["ClusterLease"], identity: str) -> None:
-    """Clear the Leases from a thread: ``release`` is called from the event loop, the official
-    client blocks, and the API may be served by that very loop (the lab). Not a daemon: the
-    interpreter waits for it before exiting, so a finished run never leaves its Lease behind."""
-    if not leases:
-        return
-    thread = threading.Thread(target=_let_go, args=(list(leases), identity), name="lease-release")
-    _LETTING_GO.add(thread)
-    thread.start()
-
-
-def _let_go(leases: list["ClusterLease"], identity: str) -> None:
-    from runbook_tui.errors import KubeError
-
-    for lease in reversed(leases):
-        try:
-            lease.release(identity)
-        except KubeError:
-            pass  # unreachable now: the Lease expires by itself within its duration
-        finally:
-            lease.close()
-    _LETTING_GO.discard(threading.current_thread())
 
 
 def _lease_holder(state: "LeaseState") -> Holder:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import time
 import uuid
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from runbook_tui.engine import events as ev
 from runbook_tui.engine.calls import Calls
 from runbook_tui.engine.gates import Gates, operator
 from runbook_tui.engine.gating import Gating
+from runbook_tui.engine.locks import Holder
 from runbook_tui.engine.options import (  # noqa: F401  (re-exported: faces import them from here)
     EXIT_CODES,
     OK_STATUSES,
@@ -78,6 +80,7 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
         self._speculative: set[str] = set()  # would-run or unproven: later guards may not hold
         self._plan_asked: bool = parent is not None and parent._plan_asked
         self._locked = False
+        self._lock_started = False  # being taken in the background (locks.py ChangeLock.start)
         # Subscribers that keep the record a resume needs (the journal): a run does not change
         # things while they cannot write.
         self._records: list[Record] = [s for s in self.subscribers if is_record(s)]
@@ -155,6 +158,7 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
         try:
             try:
                 await self._choose_inputs()
+                self._start_change_lock()
                 outcome, message = await self._schedule()
             except Stop as exc:
                 return self._finish(exc.outcome, str(exc))
@@ -168,11 +172,20 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
                 await self._always()
             return self._finish(outcome, message)
         finally:
-            if self._locked and self.options.change_lock is not None:
+            if (self._locked or self._lock_started) and self.options.change_lock is not None:
                 self.options.change_lock.release()
-                self._locked = False
+                self._locked = self._lock_started = False
             if self._owns_transports and self.parent is None:
                 await self.transports.close()
+
+    def _start_change_lock(self) -> None:
+        """A run that will change things starts taking its lock now: the round trips overlap
+        its read-only steps. It is still held before the plan gate (gating.py waits for it)."""
+        lock, opts = self.options.change_lock, self.options
+        if self.parent is None and lock is not None and not (opts.dry_run or opts.offline) and any(
+                step.is_mutating and self.statuses.get(step.id) not in OK_STATUSES for step in self.procedure.steps):
+            lock.start(Holder(self.operator, os.getpid(), time.time(), self.run_id))
+            self._lock_started = True
 
     def _finish(self, outcome: ev.Outcome, message: str) -> RunReport:
         self._record_failed()  # said before the end, even when only read-only steps ran since

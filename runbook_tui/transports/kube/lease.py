@@ -17,6 +17,7 @@ Synchronous, like the official client: call it from a thread (``asyncio.to_threa
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -101,6 +102,9 @@ class ClusterLease:
         # is dead once it has stayed so for its leaseDurationSeconds. The first read starts it.
         self._seen: tuple[str, datetime | None, str] | None = None
         self._seen_at = 0.0
+        # What we last wrote and its resourceVersion: renewing and clearing it is one request
+        # (the API refuses it with 409 if anyone wrote since, and only then do we re-read).
+        self._mine: tuple[str, str, dict] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -186,6 +190,8 @@ class ClusterLease:
         """Move renewTime on. Returns None when renewed, else what was found instead: the Lease
         taken over or cleared by someone else, or LeaseState with no resourceVersion when it
         was deleted. Raises LeaseUnavailable when the API cannot be asked (try again)."""
+        if self._write_mine(identity, renewTime=_micro(now())):
+            return None
         for _ in range(ATTEMPTS):
             current = self.read()
             if current is None:
@@ -200,6 +206,8 @@ class ClusterLease:
 
     def release(self, identity: str) -> None:
         """Clear holderIdentity if it is still ours; a Lease someone took over is left alone."""
+        if self._write_mine(identity, holderIdentity=None):
+            return
         for _ in range(ATTEMPTS):
             current = self.read()
             if current is None or current.holder != identity:
@@ -208,6 +216,20 @@ class ClusterLease:
             spec["holderIdentity"] = None
             if self._write(current.resource_version, spec):
                 return
+
+    def _write_mine(self, identity: str, **change: Any) -> bool:
+        """Our last write, changed, over the resourceVersion it got: True when that held (no one
+        wrote since, so the Lease was still ours); False when the caller must read first (a
+        conflict, the Lease gone, or nothing written by IDENTITY yet)."""
+        mine, self._mine = self._mine, None
+        if mine is None or mine[0] != identity:
+            return False
+        try:
+            return self._write(mine[1], {**mine[2], **change})
+        except LeaseUnavailable as err:
+            if err.status == 404:
+                return False  # deleted: the read says so
+            raise
 
     def _write(self, resource_version: str | None, spec: dict) -> bool:
         """Create (no resourceVersion) or replace the Lease; False on a conflict (re-read)."""
@@ -218,18 +240,22 @@ class ClusterLease:
                                 "metadata": {"name": self.name, "namespace": self.namespace,
                                              "labels": {"app.kubernetes.io/managed-by": "runbook-tui"}},
                                 "spec": spec}
+        self._mine = None
         try:
             if resource_version is None:
-                api.create_namespaced_lease(self.namespace, body, _request_timeout=TIMEOUT)
+                written = api.create_namespaced_lease(self.namespace, body, _request_timeout=TIMEOUT)
             else:
                 body["metadata"]["resourceVersion"] = resource_version
-                api.replace_namespaced_lease(self.name, self.namespace, body, _request_timeout=TIMEOUT)
+                written = api.replace_namespaced_lease(self.name, self.namespace, body, _request_timeout=TIMEOUT)
         except ApiException as err:
             if err.status == 409:
                 return False  # another writer got there first (Conflict, or AlreadyExists)
             raise self._unavailable(err) from None
         except Exception as err:
             raise self._unavailable(err) from None
+        version = getattr(getattr(written, "metadata", None), "resource_version", None)
+        if spec.get("holderIdentity") and version:
+            self._mine = (spec["holderIdentity"], version, spec)
         return True
 
     def _unavailable(self, err: BaseException) -> LeaseUnavailable:
@@ -241,6 +267,55 @@ class ClusterLease:
         if self._api is not None:
             api, self._api = self._api, None
             api.close()
+
+
+class Claim:
+    """The Leases one attempt to take the lock got, each by ``take`` in a thread. Once given up
+    (its caller failed or was cancelled), a Lease a thread still gets is cleared at once."""
+
+    def __init__(self, identity: str):
+        self.identity = identity
+        self.taken: list[ClusterLease] = []
+        self._guard, self._given_up = threading.Lock(), False
+
+    def take(self, lease: ClusterLease) -> LeaseState | None:
+        state = lease.acquire(self.identity)
+        with self._guard:
+            if self._given_up:
+                let_go_later([lease], self.identity)
+            else:
+                self.taken.append(lease)
+        return state
+
+    def give_up(self) -> None:
+        with self._guard:
+            self._given_up = True
+            let_go_later(self.taken, self.identity)
+
+
+LETTING_GO: set[threading.Thread] = set()
+
+
+def let_go_later(leases: list["ClusterLease"], identity: str) -> None:
+    """Clear the Leases from a thread: ``release`` is called from the event loop, the official
+    client blocks, and the API may be served by that very loop (the lab). Not a daemon: the
+    interpreter waits for it before exiting, so a finished run never leaves its Lease behind."""
+    if not leases:
+        return
+    thread = threading.Thread(target=_let_go, args=(list(leases), identity), name="lease-release")
+    LETTING_GO.add(thread)
+    thread.start()
+
+
+def _let_go(leases: list["ClusterLease"], identity: str) -> None:
+    for lease in reversed(leases):
+        try:
+            lease.release(identity)
+        except KubeError:
+            pass  # unreachable now: the Lease expires by itself within its duration
+        finally:
+            lease.close()
+    LETTING_GO.discard(threading.current_thread())
 
 
 def _spec_of(state: LeaseState, identity: str) -> dict:
