@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from seed_oneliners import LabProcess
+from seed_oneliners import LabProcess, load
 
 GOAL = 1.5  # all checks at once / the slowest one alone
 
@@ -69,6 +69,7 @@ async def timed_run(inventory: Path, folder: Path, pid: str, concurrency: int, j
 
 
 async def bench(latency: float, rounds: int, checks: int, journal: bool) -> float:
+    before = load()
     with tempfile.TemporaryDirectory(prefix="bench-parallel-") as tmp:
         state = Path(tmp)
         os.environ["RUNBOOK_TUI_STATE_DIR"] = str(state / "runbook-state")
@@ -99,7 +100,8 @@ async def bench(latency: float, rounds: int, checks: int, journal: bool) -> floa
     ratio = med_all / medians[slowest]
     where = f"lab with {latency * 1000:g} ms latency per command" if latency else "bare lab"
     kept = "journal on" if journal else "no journal"
-    print(f"{checks} parallel read-only checks vs the slowest one alone, {where} ({rounds} rounds, {kept})")
+    print(f"{checks} parallel read-only checks vs the slowest one alone, {where} ({rounds} rounds, {kept}; "
+          f"{before} before, {load()} after)")
     for kind in kinds:
         print(f"  {kind:<16} alone, median        {medians[kind] * 1000:7.0f} ms")
     print(f"  all {checks} at once, median          {med_all * 1000:7.0f} ms")

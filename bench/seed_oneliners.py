@@ -126,7 +126,13 @@ def time_validate(lab: LabProcess, env: dict[str, str]) -> float:
     return elapsed
 
 
+def load() -> str:
+    """The machine's load average (1, 5, 15 min): the figures depend on what else runs."""
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def bench(latency: float, rounds: int) -> float:
+    before = load()
     with tempfile.TemporaryDirectory(prefix="bench-oneliners-") as tmp:
         state = Path(tmp)
         lab = LabProcess(state / "lab", [f"latency={latency:g}"] if latency else [])
@@ -147,7 +153,8 @@ def bench(latency: float, rounds: int) -> float:
     goal = GOALS.get(latency)
     where = f"lab with {latency * 1000:g} ms latency per command" if latency else "bare lab"
     verdict = "" if goal is None else f"   goal <= {goal:.1f}x  {'met' if ratio <= goal else 'NOT met'}"
-    print(f"validate vs the seed's Validation one-liners, {where} ({rounds} alternating runs each)")
+    print(f"validate vs the seed's Validation one-liners, {where} ({rounds} alternating runs each; "
+          f"{before} before, {load()} after)")
     print(f"  one-liners (ssh, kubectl), median      {med_shell:6.2f} s  (min {min(shell):.2f})")
     print(f"  runbook-tui run validate --yes, median {med_tool:6.2f} s  (min {min(tool):.2f})")
     print(f"  ratio validate / one-liners            {ratio:6.2f} x{verdict}")

@@ -1,9 +1,12 @@
 """The run journal: one append-only JSONL file per run, the story of what happened.
 
 Every event that changes state (a mutating step starting, any step finishing, a gate answered)
-is written and fsynced before the engine goes on, so a crash or ``kill -9`` leaves a journal that ``resume``
-continues from. Output lines, which can arrive by the hundred thousand, are written in batches
-(at least every 50 ms) and fsynced at the next state event.
+is written before the engine goes on, so a crash or ``kill -9`` leaves a journal that ``resume``
+continues from; all but a read-only step's end are fsynced then too. A read-only step's end is
+fsynced with the next event that is (at the latest before the next change, gate or the run's
+end): a machine that goes down first loses at most read-only results, which a resume re-runs.
+Output lines, which can arrive by the hundred thousand, are written in batches (at least every
+50 ms) and fsynced at the next state event.
 
 Bounded by what it writes: each step keeps up to STEP_CAP bytes of output lines and the whole
 run RUN_CAP; beyond that lines are counted, not kept, and the step's end says how many. The
@@ -98,6 +101,7 @@ class Journal:
         self._run_bytes = 0
         self._dropped: dict[str, list[int]] = {}  # step -> [lines, bytes] not kept
         self._last_flush = 0.0
+        self._read_only: set[str] = set()  # steps started as read-only: their end is not fsynced alone
 
     def __call__(self, event: ev.Event) -> None:
         if self.failure is not None or self._closed:
@@ -131,7 +135,13 @@ class Journal:
             for step in list(self._dropped):
                 self._summarise_dropped(step, event)
         self._file.write(json.dumps(event.to_dict(), default=str) + "\n")
-        if _durable(event):
+        if isinstance(event, ev.StepStarted):
+            read_only = not event.mutating and event.phase == "do"
+            (self._read_only.add if read_only else self._read_only.discard)(event.step_id)
+        if isinstance(event, ev.StepFinished) and event.phase == "do" and event.step_id in self._read_only:
+            self._file.flush()  # the OS has it: a killed process loses nothing
+            self._last_flush = time.monotonic()
+        elif _durable(event):
             self._sync()
         if isinstance(event, ev.RunFinished):
             self.close()
