@@ -322,9 +322,9 @@ class TeamLock:
             claim.give_up()  # every Lease taken, also by a thread still at work
             self.local.release()
             raise
-        if not self.leases:
-            notes.append("The inventory has no Kubernetes target to hold a team-wide Lease in: "
-                         "only this machine's lock keeps other runs out.")
+        if not self.leases:  # the usual case on a laptop: information, not a warning
+            (say or notes.append)("The inventory has no Kubernetes target to hold a team-wide Lease in: "
+                                  "only this machine's lock keeps other runs out.")
         self._held, self._identity = held, identity
         if held:
             self._renewer = asyncio.get_running_loop().create_task(self._renew())
