@@ -146,3 +146,35 @@ async def test_active_lab_faults_show_in_the_banner_of_every_screen(tmp_path: Pa
         app.start_procedure("validate", dry_run=True)
         form = await screen_is(pilot, "InputsScreen")
         assert "DRY-RUN · LAB · faults: latency=0.05" in str(form.query_one(ModeBanner).render())
+
+
+async def test_home_names_who_holds_the_team_lock(tmp_path: Path):
+    """Before choosing a change, the operator sees who is changing these targets: the cluster's
+    Lease held by someone on another machine shows on home (read again on `p`)."""
+    import asyncio
+    import time
+
+    from runbook_tui.engine.locks import Holder
+    from runbook_tui.transports.kube.lease import ClusterLease
+
+    app = RunbookApp(lab=True, journal_dir=tmp_path / "runs", preferences=tmp_path / "prefs.json")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None or app.workspace_error, timeout=30, what="the lab")
+        assert app.workspace_error is None, app.workspace_error
+        await home_ready(pilot)
+        holder_line = app.screen.query_one("#lock-holder", Static)
+        assert not holder_line.display
+        cluster = app.workspace.inventory.targets["cluster"].kubernetes
+        other = ClusterLease("cluster", cluster)
+        identity = Holder("carol@elsewhere", 4242, time.time(), "20261130-reload-1234").identity()
+        assert await asyncio.to_thread(other.acquire, identity) is None
+        try:
+            await pilot.press("p")
+            await wait_for(pilot, lambda: holder_line.display, what="the holder on home")
+            shown = str(holder_line.render())
+            assert "carol@elsewhere (pid 4242, run 20261130-reload-1234)" in shown
+            assert "holds the Lease mailserver/runbook-tui" in shown
+        finally:
+            await asyncio.to_thread(other.release, identity)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: not holder_line.display, what="the holder gone")

@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
@@ -50,6 +51,7 @@ class HomeScreen(Screen):
             yield Static("", id="summary")
             yield Label("Targets", classes="section")
             yield DataTable(id="targets", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="lock-holder")  # who is changing these targets now, if anyone
             yield Static(self._starting_text(), id="home-status")
         yield Footer(compact=True, show_command_palette=False)  # ^p is in the help (?)
 
@@ -99,6 +101,7 @@ class HomeScreen(Screen):
     def on_screen_resume(self) -> None:
         if self.procedures:
             self.load_procedures()  # a run may have finished meanwhile
+            self.show_lock_holder()
 
     @work(group="home-load", exclusive=True, exit_on_error=False)
     async def load_procedures(self) -> None:
@@ -135,6 +138,22 @@ class HomeScreen(Screen):
             return
         self._show_targets(describe(ws.inventory), probing=True)
         self._show_targets(await probe_targets(ws.inventory), probing=False)
+        self.show_lock_holder()
+
+    @work(group="lock-holder", exclusive=True, exit_on_error=False)
+    async def show_lock_holder(self) -> None:
+        """The team's Lease (or this machine's lock) holder, read when the targets are probed
+        and each time home comes back: before choosing a change, see who is changing things."""
+        ws = self.app.workspace
+        if ws is None:
+            return
+        try:
+            holder = await ws.change_lock_holder()
+        except Exception as exc:  # the cluster may refuse or be gone: home still works
+            holder = f"Cannot tell who holds the change lock: {exc}"
+        label = self.query_one("#lock-holder", Static)
+        label.update(Content(f"🔒 {printable(holder)}") if holder else "")  # literal, never markup
+        label.display = bool(holder)
 
     def _show_targets(self, states: list[Any], *, probing: bool) -> None:
         table = self.query_one("#targets", DataTable)
