@@ -111,7 +111,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="startup-bench-") as tmp:
         state = Path(tmp)
         site_inventory(state)
-        base = dict(os.environ, XDG_CONFIG_HOME=str(state / "config"), RUNBOOK_TUI_STATE_DIR=str(state / "state"))
+        # Bytecode as an installed copy has it: a development shell may set PYTHONDONTWRITEBYTECODE,
+        # and every start would then compile each module from source; kept in the bench's folder.
+        base = dict(os.environ, XDG_CONFIG_HOME=str(state / "config"), RUNBOOK_TUI_STATE_DIR=str(state / "state"),
+                    PYTHONPYCACHEPREFIX=str(state / "pycache"))
+        base.pop("PYTHONDONTWRITEBYTECODE", None)
         warm = dict(base, XDG_CACHE_HOME=str(state / "warm-cache"))
 
         def cold() -> dict[str, str]:

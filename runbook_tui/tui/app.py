@@ -18,6 +18,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from runbook_tui.textsafe import printable
@@ -90,9 +91,12 @@ class RunbookApp(App[int]):
         self.router = Router(self)
 
     # ------------------------------------------------------------- lifecycle
+    def get_default_screen(self) -> Screen:
+        # Home is the bottom of the stack itself: no blank default screen mounted and styled first.
+        return self.router.home_screen()
+
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        self.router.home()
         self.call_after_refresh(self.open_workspace)  # after the first frame is on screen
 
     def _remember_theme(self, theme: Any) -> None:

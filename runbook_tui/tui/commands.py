@@ -16,7 +16,7 @@ class RunbookCommands(Provider):
         router = app.router
         yield "Keys: help for this screen", app.action_help, "every key of the screen you are on (? or F1)"
         yield "Runs: the journal", router.show_runs, "past runs, their timelines, reports and resume"
-        home = app.screen_stack[1] if len(app.screen_stack) > 1 else None
+        home = app.screen_stack[0] if app.screen_stack else None  # home is the bottom screen
         if home is not None and hasattr(home, "action_probe"):
             yield "Probe targets", home.action_probe, "check SSH reachability, host keys and the clusters again"
         if ws is None:

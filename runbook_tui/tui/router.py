@@ -33,8 +33,8 @@ class Router:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def home(self) -> None:
-        self.app.push_screen(HomeScreen())
+    def home_screen(self) -> HomeScreen:
+        return HomeScreen()
 
     def start_procedure(self, ref: str, *, dry_run: bool | None = None, walkthrough: bool = False) -> None:
         """From home or the command palette: the inputs form, then the run."""
