@@ -136,9 +136,12 @@ def main() -> None:
         journal = Path(tmp) / "runs"
         frames = first_frame(procedures, journal)
         print(f"first frame on home: median {statistics.median(frames):.3f} s, "
-              f"min {min(frames):.3f} s, max {max(frames):.3f} s over {len(frames)} starts (target <= 0.5 s)")
+              f"min {min(frames):.3f} s, max {max(frames):.3f} s over {len(frames)} starts (goal <= 0.25 s; "
+              f"bench/startup.py times it from the process's spawn)")
         r = asyncio.run(flood(procedures, journal, args.lines, args.presses))
-        print(f"flood: {r['lines']:.0f} lines in {r['seconds']:.2f} s ({r['lines_per_s']:.0f} lines/s), journaled")
+        verdict = "met" if r["lines_per_s"] >= 100_000 else "NOT met"
+        print(f"flood into the TUI: {r['lines']:.0f} lines in {r['seconds']:.2f} s ({r['lines_per_s']:.0f} lines/s), "
+              f"journaled   goal >= 100,000 lines/s  {verdict}")
         print(f"key-press latency during the flood ({r['presses']:.0f} presses): median {r['median_ms']:.1f} ms, "
               f"p95 {r['p95_ms']:.1f} ms, max {r['max_ms']:.1f} ms")
 
