@@ -36,9 +36,11 @@ def test_rich_markup_in_output_is_shown_as_written() -> None:
     assert out.getvalue() == "  \x1b[2mstep\x1b[0m │ [bold red]not markup[/] :smile:\n"
 
 
-def test_rich_is_imported_only_when_printing() -> None:
+def test_rich_is_imported_only_when_printing_a_styled_line() -> None:
     code = ("import sys, io\nfrom runbook_tui.headless.console import ConsoleReporter\n"
             "r = ConsoleReporter(io.StringIO())\nprint('rich' in sys.modules)\n"
-            "r._print('x')\nprint('rich' in sys.modules)\n")
+            "r._print('x')\nprint('rich' in sys.modules)\n"
+            "r._print(('bold', 'x'))\nprint('rich' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.stdout.split() == ["False", "True"], done.stderr
+    # A plain line (all that --quiet prints) needs no colour decision; the first styled one does.
+    assert done.stdout.split() == ["False", "False", "True"], done.stderr

@@ -84,7 +84,7 @@ class ConsoleReporter:
     Written through rich, so whether to colour is rich's decision: a terminal, not ``TERM=dumb``,
     no ``NO_COLOR`` (no-color.org), honouring ``FORCE_COLOR``; ``color`` True or False (``--no-color``)
     overrides. Colourless output is plain text with no escape at all (rich's NO_COLOR alone would
-    keep bold and dim). rich is imported at the first line printed, not at start-up."""
+    keep bold and dim). rich is imported at the first styled line printed, not at start-up."""
 
     def __init__(self, out: TextIO | None = None, *, color: bool | None = None, quiet: bool = False):
         self.out = out or sys.stdout
@@ -110,7 +110,8 @@ class ConsoleReporter:
         return self._rich.color_system is not None and not self._rich.no_color
 
     def _print(self, *parts: Part) -> None:
-        color = self.color
+        # Only a styled part needs rich's decision: --quiet's plain lines never import rich (~20 ms).
+        color = any(isinstance(p, tuple) for p in parts) and self.color
         text = "".join(p if isinstance(p, str) else self._styled(*p) if color else p[1] for p in parts)
         # Written by write_or_drop, not by rich: rich's own write ends the process on a closed
         # pipe, and a reporter never breaks the run it reports.
