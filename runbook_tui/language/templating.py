@@ -27,15 +27,18 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
+from types import CodeType
 from typing import Any, TypeVar
 
-from jinja2 import StrictUndefined, Template, TemplateError, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.environment import TemplateExpression
+from jinja2.parser import Parser
 from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from runbook_tui.errors import RunbookError
+from runbook_tui.language.template_code import kept
 
 
 class TemplateProblem(RunbookError):
@@ -199,14 +202,23 @@ def is_template(text: Any) -> bool:
     return isinstance(text, str) and ("{{" in text or "{%" in text)
 
 
+def _template(env: ImmutableSandboxedEnvironment, code: CodeType) -> Template:
+    return env.template_class.from_code(env, code, env.make_globals(None), None)  # as from_string
+
+
 @lru_cache(maxsize=4096)
 def _compile(source: str, shell: bool) -> Template:
-    return _env(shell).from_string(source)
+    env = _env(shell)
+    return _template(env, kept("shell" if shell else "text", source, lambda: env.compile(source), CodeType))
 
 
 @lru_cache(maxsize=4096)
 def _single_expression(source: str) -> str | None:
     """The expression inside a template that is exactly ``{{ expr }}``, else None."""
+    return kept("single", source, lambda: _find_single_expression(source), (str, type(None)))
+
+
+def _find_single_expression(source: str) -> str | None:
     stripped = source.strip()
     if not (stripped.startswith("{{") and stripped.endswith("}}")):
         return None
@@ -256,7 +268,23 @@ def render_value(value: Any, context: dict[str, Any]) -> Any:
 
 @lru_cache(maxsize=4096)
 def _compile_expression(expression: str) -> TemplateExpression:
-    return _env(False).compile_expression(expression, undefined_to_none=False)
+    env = _env(False)
+    code = kept("expression", expression, lambda: _expression_code(env, expression), CodeType)
+    return TemplateExpression(_template(env, code), undefined_to_none=False)
+
+
+def _expression_code(env: ImmutableSandboxedEnvironment, source: str) -> CodeType:
+    """``Environment.compile_expression`` up to its code object, which can be kept on disk."""
+    parser = Parser(env, source, state="variable")
+    try:
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+        expr.set_environment(env)
+    except TemplateSyntaxError:
+        env.handle_exception(source=source)
+    body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
+    return env.compile(nodes.Template(body, lineno=1))
 
 
 def evaluate(expression: Any, context: dict[str, Any], *, truth: bool = True) -> Any:
