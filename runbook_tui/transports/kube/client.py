@@ -31,7 +31,7 @@ from runbook_tui.transports.kube.config import (
 from runbook_tui.transports.kube.errors import api_error, translate
 from runbook_tui.transports.kube.pod_cache import PodCache
 from runbook_tui.transports.kube.pods import exec_in_pod, read_logs, selector_string
-from runbook_tui.transports.kube.threads import in_thread
+from runbook_tui.transports.kube.threads import in_thread, load_client
 from runbook_tui.transports.kube.wait import EventCallback, watch_changed, watch_until
 
 # How long an object a watch just delivered answers the get that follows (one look, one hand-off).
@@ -86,6 +86,7 @@ class KubeClient:
     # --- connecting ----------------------------------------------------------------------------
 
     def _connect_sync(self) -> None:
+        load_client()
         from kubernetes.dynamic import DynamicClient
 
         if self._config_error:
@@ -211,6 +212,7 @@ class KubeClient:
         return await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name)
 
     def _patch_sync(self, res: Any, name: str, ns: str | None, body: Any, patch_type: str) -> dict:
+        load_client()
         from kubernetes.client.exceptions import ApiException
 
         def send(ptype: str) -> dict:
@@ -235,6 +237,7 @@ class KubeClient:
             raise KubeError(f"The {manifest['kind']} manifest has no metadata.name.")
 
         def call(cancel: threading.Event) -> dict:
+            load_client()
             from kubernetes.client.exceptions import ApiException
 
             res = self.resource(manifest["kind"], manifest["apiVersion"])
@@ -281,6 +284,7 @@ class KubeClient:
 
     def guard(self, fn: Callable[[], Any], res: Any, ns: str | None, name: str | None) -> Any:
         """``fn()``, with an ApiException it raises as the sentence about ``res`` ``ns/name``."""
+        load_client()
         from kubernetes.client.exceptions import ApiException
 
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbook_tui.transports.kube.threads import load_client
+
 Place = tuple[str, str, str]  # (prefix "api" or "apis", group, version)
 
 
@@ -26,6 +28,7 @@ def _places(discoverer: Any) -> list[Place]:
 
 
 def _resources_of(discoverer: Any, place: Place) -> list[Any]:
+    load_client()
     from kubernetes.dynamic.resource import Resource
 
     prefix, group, version = place
@@ -37,6 +40,7 @@ def _resources_of(discoverer: Any, place: Place) -> list[Any]:
 
 
 def _names(res: Any) -> set[str]:
+    load_client()
     from kubernetes.dynamic.resource import ResourceList
 
     if isinstance(res, ResourceList):

@@ -27,6 +27,7 @@ from runbook_tui.errors import KubeError
 from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.kube.config import kubeconfig_path, new_api_client, read_kubeconfig
 from runbook_tui.transports.kube.errors import translate
+from runbook_tui.transports.kube.threads import load_client
 
 LEASE_NAME = "runbook-tui"
 DEFAULT_SECONDS = 30
@@ -114,6 +115,7 @@ class ClusterLease:
     # --- reading --------------------------------------------------------------------------------
 
     def _coordination(self) -> Any:
+        load_client()
         from kubernetes.client import CoordinationV1Api
 
         if self._api is None:
@@ -127,6 +129,7 @@ class ClusterLease:
 
     def read(self) -> LeaseState | None:
         """The Lease now, or None when it does not exist yet."""
+        load_client()
         from kubernetes.client.exceptions import ApiException
 
         api = self._coordination()
@@ -233,6 +236,7 @@ class ClusterLease:
 
     def _write(self, resource_version: str | None, spec: dict) -> bool:
         """Create (no resourceVersion) or replace the Lease; False on a conflict (re-read)."""
+        load_client()
         from kubernetes.client.exceptions import ApiException
 
         api = self._coordination()

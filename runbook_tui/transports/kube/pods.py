@@ -15,6 +15,7 @@ from runbook_tui.transports.base import CommandResult, TailBuffer
 from runbook_tui.transports.kube.config import REQUEST_TIMEOUT
 from runbook_tui.transports.kube.errors import api_error
 from runbook_tui.transports.kube.pod_cache import Key
+from runbook_tui.transports.kube.threads import load_client
 
 T = TypeVar("T")
 
@@ -121,6 +122,7 @@ def exec_in_pod(client: KubeClient, target: str, ns: str, command: list[str], co
 
 def open_exec(client: KubeClient, pod: dict, ns: str, command: list[str], container: str | None) -> Any:
     """The exec websocket, opened: the command has started."""
+    load_client()
     from kubernetes.client.exceptions import ApiException
     from kubernetes.stream.ws_client import websocket_call
 

@@ -35,3 +35,27 @@ async def in_thread(fn: Callable[..., T], *args: object) -> T:
     """``fn(*args)`` in the pool, with the caller's context variables (as ``to_thread``)."""
     call = functools.partial(contextvars.copy_context().run, fn, *args)
     return await asyncio.get_running_loop().run_in_executor(pool(), call)
+
+
+_imported = False
+_import_lock = threading.Lock()
+
+
+def load_client() -> None:
+    """Import the official client's packages once, one thread at a time. Its modules import each
+    other in cycles; two threads importing different ones first (a Lease being taken while a
+    step reads a Service) can meet Python's import-lock deadlock detection (_DeadlockError). Every
+    lazy ``from kubernetes ...`` in this package comes after a call to this."""
+    global _imported
+    if _imported:
+        return
+    with _import_lock:
+        if not _imported:
+            import kubernetes.client
+            import kubernetes.client.exceptions
+            import kubernetes.config
+            import kubernetes.dynamic
+            import kubernetes.stream.ws_client
+            import kubernetes.watch  # noqa: F401
+
+            _imported = True

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from runbook_tui.errors import KubeError, StepTimeout
 from runbook_tui.transports.kube.config import REQUEST_TIMEOUT
 from runbook_tui.transports.kube.errors import api_error
+from runbook_tui.transports.kube.threads import load_client
 
 if TYPE_CHECKING:
     from runbook_tui.transports.kube.client import KubeClient
@@ -27,6 +28,7 @@ def watch_until(client: KubeClient, res: Any, name: str, ns: str | None, conditi
     """What ``KubeClient.wait`` runs in its worker thread: list, then watch in short windows
     (re-listing when the watch expires) until ``condition`` holds, the deadline passes or
     ``cancel`` is set."""
+    load_client()
     from kubernetes import watch as kwatch
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import ReadTimeoutError
@@ -106,6 +108,7 @@ def watch_changed(client: KubeClient, res: Any, name: str, ns: str | None, resou
     """What ``KubeClient.changed`` runs in its worker thread: at the first change to the object
     after ``resource_version``, the object as the watch delivered it (``{}`` once deleted, or
     when the change is known but not the object); None when ``timeout`` passes first."""
+    load_client()
     from kubernetes import watch as kwatch
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import ReadTimeoutError
