@@ -4,6 +4,8 @@ rendering and the bounded result a journal and a resume keep."""
 from __future__ import annotations
 
 import asyncio
+import importlib
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,15 @@ from runbook_tui.language.templating import TemplateProblem, evaluate, render_te
 
 if TYPE_CHECKING:
     from runbook_tui.engine.runner import Engine
+
+
+async def _ssh_library_loaded() -> None:
+    """asyncssh costs ~0.1 s of CPU to import: imported in a thread, so that a run's other first
+    steps (a Kubernetes exec, the team lock) start meanwhile instead of waiting behind it on the
+    event loop. Steps that arrive while it loads wait in threads of their own (the import lock)."""
+    module = sys.modules.get("asyncssh")
+    if module is None or getattr(module.__spec__, "_initializing", False):
+        await asyncio.to_thread(importlib.import_module, "asyncssh")
 
 
 class StepExecution:
@@ -313,6 +324,8 @@ class StepExecution:
             timeout += action.timeout_slack(step)
         try:
             async with asyncio.timeout(timeout):
+                if step.ssh is not None or step.upload is not None:
+                    await _ssh_library_loaded()
                 result = await action.execute(r, actx)
         except TimeoutError:
             return ActionResult(ok=False, message=f"timed out after {_seconds(timeout)}", interrupted=True)
