@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +24,21 @@ if TYPE_CHECKING:
     from runbook_tui.engine.runner import Engine
 
 
+_ssh_import_lock = threading.Lock()
+
+
+def _import_ssh_library() -> None:
+    with _ssh_import_lock:  # one importing thread; the others wait here, not in the import system
+        importlib.import_module("asyncssh")
+
+
 async def _ssh_library_loaded() -> None:
     """asyncssh costs ~0.1 s of CPU to import: imported in a thread, so that a run's other first
     steps (a Kubernetes exec, the team lock) start meanwhile instead of waiting behind it on the
-    event loop. Steps that arrive while it loads wait in threads of their own (the import lock)."""
+    event loop. Steps that arrive while it loads wait in threads of their own."""
     module = sys.modules.get("asyncssh")
     if module is None or getattr(module.__spec__, "_initializing", False):
-        await asyncio.to_thread(importlib.import_module, "asyncssh")
+        await asyncio.to_thread(_import_ssh_library)
 
 
 class StepExecution:
