@@ -4,9 +4,7 @@ rendering and the bounded result a journal and a resume keep."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +15,7 @@ from runbook_tui.engine.gates import GateAnswer, GateKind
 from runbook_tui.engine.options import Stop
 from runbook_tui.engine.redact import digest_only
 from runbook_tui.errors import RunbookError
+from runbook_tui.importing import load
 from runbook_tui.language.model import Retry, Step, StepBody
 from runbook_tui.language.templating import TemplateProblem, evaluate, render_text
 
@@ -24,12 +23,8 @@ if TYPE_CHECKING:
     from runbook_tui.engine.runner import Engine
 
 
-_ssh_import_lock = threading.Lock()
-
-
 def _import_ssh_library() -> None:
-    with _ssh_import_lock:  # one importing thread; the others wait here, not in the import system
-        importlib.import_module("asyncssh")
+    load("asyncssh")  # one importing thread (with the Kubernetes client's); the others wait here
 
 
 async def _ssh_library_loaded() -> None:

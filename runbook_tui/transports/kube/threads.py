@@ -16,6 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from runbook_tui.importing import load
+
 T = TypeVar("T")
 
 MAX_WORKERS = 64  # requests in flight at once; also the size of each client's connection pool
@@ -37,25 +39,8 @@ async def in_thread(fn: Callable[..., T], *args: object) -> T:
     return await asyncio.get_running_loop().run_in_executor(pool(), call)
 
 
-_imported = False
-_import_lock = threading.Lock()
-
-
 def load_client() -> None:
-    """Import the official client's packages once, one thread at a time. Its modules import each
-    other in cycles; two threads importing different ones first (a Lease being taken while a
-    step reads a Service) can meet Python's import-lock deadlock detection (_DeadlockError). Every
-    lazy ``from kubernetes ...`` in this package comes after a call to this."""
-    global _imported
-    if _imported:
-        return
-    with _import_lock:
-        if not _imported:
-            import kubernetes.client
-            import kubernetes.client.exceptions
-            import kubernetes.config
-            import kubernetes.dynamic
-            import kubernetes.stream.ws_client
-            import kubernetes.watch  # noqa: F401
-
-            _imported = True
+    """Import the official client's packages once, one thread at a time (runbook_tui.importing).
+    Every lazy ``from kubernetes ...`` in this package comes after a call to this."""
+    load("kubernetes.client", "kubernetes.client.exceptions", "kubernetes.config", "kubernetes.dynamic",
+         "kubernetes.stream.ws_client", "kubernetes.watch")

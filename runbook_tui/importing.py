@@ -1,0 +1,24 @@
+"""Heavy third-party packages (the Kubernetes client, asyncssh) imported lazily, often in
+threads so the event loop keeps turning, and one at a time: their modules import each other in
+cycles, and two threads importing different ones first can end in Python's _DeadlockError or a
+half-initialised module. One lock for all of them, since they share dependencies (cryptography,
+urllib3) and an import is CPU-bound anyway: nothing is lost by taking turns."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+_lock = threading.Lock()
+_done: set[str] = set()
+
+
+def load(*names: str) -> None:
+    """Import NAMES (module paths) unless already done, one importing thread at a time."""
+    if _done.issuperset(names):
+        return
+    with _lock:
+        for name in names:
+            if name not in _done:
+                importlib.import_module(name)
+                _done.add(name)
