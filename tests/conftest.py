@@ -52,3 +52,24 @@ def need_scp() -> None:
         if os.environ.get("CI"):
             pytest.fail("scp is missing: install the Debian package openssh-client")
         pytest.skip("scp is not installed (Debian: openssh-client)")
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path):
+    """The lab's Kubernetes API server on loopback, seeded, asking for a bearer token (kubeserver.py)."""
+    from kubeserver import TOKEN, start_cluster
+
+    c = await start_cluster(tmp_path, token=TOKEN)
+    yield c
+    await c.server.stop()
+
+
+@pytest.fixture
+async def kube(cluster):
+    """The official client, as the transport wraps it, on ``cluster``'s kubeconfig."""
+    from runbook_tui.language.inventory import KubeTarget
+    from runbook_tui.transports.kube import KubeClient
+
+    client = KubeClient("cluster", KubeTarget(kubeconfig=str(cluster.kubeconfig)))
+    yield client
+    await client.close()

@@ -12,20 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 from kubernetes.config import incluster_config
-from kubeserver import NS, TOKEN, start_cluster
+from kubeserver import NS, TOKEN
 
 from runbook_tui.errors import KubeError
 from runbook_tui.lab.kube.kubeconfig import write_kubeconfig
 from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.kube import KubeClient
 from runbook_tui.transports.kube.config import IN_CLUSTER, new_api_client
-
-
-@pytest.fixture
-async def cluster(tmp_path):
-    c = await start_cluster(tmp_path, token=TOKEN)
-    yield c
-    await c.server.stop()
 
 
 @pytest.fixture

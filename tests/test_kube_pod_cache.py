@@ -7,25 +7,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from kubeserver import NS, TOKEN, start_cluster
+from kubeserver import NS
 
 from runbook_tui.errors import KubeError
-from runbook_tui.language.inventory import KubeTarget
-from runbook_tui.transports.kube import KubeClient
-
-
-@pytest.fixture
-async def cluster(tmp_path):
-    c = await start_cluster(tmp_path, token=TOKEN)
-    yield c
-    await c.server.stop()
-
-
-@pytest.fixture
-async def kube(cluster):
-    client = KubeClient("cluster", KubeTarget(kubeconfig=str(cluster.kubeconfig)))
-    yield client
-    await client.close()
 
 
 async def test_a_deployments_pods_are_resolved_once(kube, cluster):

@@ -8,19 +8,12 @@ import socket
 import time
 
 import pytest
-from kubeserver import NS, TOKEN, kubectl_path, start_cluster
+from kubeserver import NS, kubectl_path
 
 from runbook_tui.errors import KubeError, StepTimeout
 from runbook_tui.lab.kube.kubeconfig import write_kubeconfig
 from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.kube import KubeClient, KubePool, pick_pod, selector_string
-
-
-@pytest.fixture
-async def cluster(tmp_path):
-    c = await start_cluster(tmp_path, token=TOKEN)
-    yield c
-    await c.server.stop()
 
 
 @pytest.fixture

@@ -7,28 +7,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from kubeserver import TOKEN, start_cluster
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import AutoGates
 from runbook_tui.errors import KubeError
-from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.kube import KubeClient
 from runbook_tui.workspace import Workspace
-
-
-@pytest.fixture
-async def cluster(tmp_path):
-    c = await start_cluster(tmp_path, token=TOKEN)
-    yield c
-    await c.server.stop()
-
-
-@pytest.fixture
-async def kube(cluster):
-    client = KubeClient("cluster", KubeTarget(kubeconfig=str(cluster.kubeconfig)))
-    yield client
-    await client.close()
 
 
 async def _job(kube: KubeClient, name: str, outcome: str = "complete") -> dict:
