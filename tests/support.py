@@ -8,8 +8,10 @@ terminal control character.
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,3 +38,22 @@ HOSTILE_VALUE = "\x1b[31mred\x1b]0;owned\x07"
 
 def raw_controls(text: str) -> set[str]:
     return {c for c in text if c in CONTROLS}
+
+
+def wait_until(predicate, what: str, timeout: float = 30) -> None:
+    """Poll PREDICATE until it holds (or fail after TIMEOUT seconds, naming WHAT)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def until_said(proc: subprocess.Popen, text: str, timeout: float = 30) -> str:
+    """PROC's output up to the line that says TEXT."""
+    assert proc.stdout is not None
+    seen, deadline = "", time.monotonic() + timeout
+    while text not in seen:
+        assert time.monotonic() < deadline and proc.poll() is None, f"never said {text!r}: {seen}"
+        if select.select([proc.stdout], [], [], 0.1)[0]:
+            seen += proc.stdout.readline()
+    return seen

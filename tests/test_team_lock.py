@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pytest
 import yaml
 from kubeserver import kubectl_path
 from lab_runs import open_lab
-from support import runbook
+from support import runbook, until_said, wait_until
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import AutoGates
@@ -81,30 +80,12 @@ def start(tmp_path: Path, env: dict[str, str], proc: Path, lab: Path, *extra: st
                             text=True, start_new_session=True)
 
 
-def wait_until(predicate, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def lease(lab: Path) -> dict:
     out = subprocess.run([kubectl_path(), "--kubeconfig", str(lab / "kubeconfig"), "get", "lease", "runbook-tui",
                           "-o", "yaml"], capture_output=True, text=True, timeout=20,
                          env={**os.environ, "HOME": str(lab), "KUBECACHEDIR": str(lab / "kubecache")})
     assert out.returncode == 0, out.stderr
     return yaml.safe_load(out.stdout)
-
-
-def until_said(proc: subprocess.Popen, text: str, timeout: float = 30) -> str:
-    """PROC's output up to the line that says TEXT."""
-    assert proc.stdout is not None
-    seen, deadline = "", time.monotonic() + timeout
-    while text not in seen:
-        assert time.monotonic() < deadline and proc.poll() is None, f"never said {text!r}: {seen}"
-        if select.select([proc.stdout], [], [], 0.1)[0]:
-            seen += proc.stdout.readline()
-    return seen
 
 
 def started(log: Path, name: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from kubeserver import kubectl_path
-from support import runbook
+from support import runbook, until_said, wait_until
 
 LEASE_SECONDS = 4  # renewed every 4/3 s, given up 8/3 s after the last renewal
 TWO_CHANGES = """\
@@ -81,24 +80,6 @@ def kubectl(tmp_path: Path, *args: str) -> str:
                          text=True, timeout=30, env={**os.environ, "HOME": str(lab), "KUBECACHEDIR": str(lab / "kc")})
     assert out.returncode == 0, out.stderr
     return out.stdout
-
-
-def wait_until(predicate, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def until_said(proc: subprocess.Popen, text: str, timeout: float = 30) -> str:
-    """PROC's output up to the line that says TEXT."""
-    assert proc.stdout is not None
-    seen, deadline = "", time.monotonic() + timeout
-    while text not in seen:
-        assert time.monotonic() < deadline and proc.poll() is None, f"never said {text!r}: {seen}"
-        if select.select([proc.stdout], [], [], 0.1)[0]:
-            seen += proc.stdout.readline()
-    return seen
 
 
 def lines(path: Path) -> list[str]:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import runbook
+from support import runbook, wait_until
 from test_resume import crash_mid_run, journal
 from test_tui_support import home_ready, make_app, screen_is, wait_for
 
@@ -39,13 +39,6 @@ def start_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Pop
     return subprocess.Popen([sys.executable, "-m", "runbook_tui", *args], cwd=tmp_path, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
-
-
-def wait_until(predicate, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def two_procedures(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
