@@ -73,3 +73,30 @@ async def test_failure_offers_undo_after_a_completed_change(tmp_path: Path):
         assert plain(failure, "#failure-summary").startswith("Verify (verify) failed: exit code 3")
         assert "verification failed" in plain(failure, "#failure-output")
         assert run.state.undoable_changes() == ["write", "commit"]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_choices_always_show_and_the_evidence_scrolls(tmp_path: Path, size):
+    """At 80x24 the failure's evidence (its output) is longer than the screen: it scrolls in the
+    room left, and every choice, the abort question and the skip reason stay on screen."""
+    app = failing_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await home_ready(pilot)
+        await start(pilot, "failing")
+        failure = await screen_is(pilot, "FailureScreen")
+        await pilot.pause()
+        screen = failure.region
+
+        def shown(selector: str) -> bool:
+            region = failure.query_one(selector).region
+            return region.height > 0 and screen.contains_region(region)
+
+        assert all(shown(f"#{b}") for b in ("retry", "skip", "abort")), [
+            (b, failure.query_one(f"#{b}").region) for b in ("retry", "skip", "abort")]
+        await pilot.press("x")
+        await pilot.pause()
+        assert shown("#abort-yes") and shown("#abort-no"), [failure.query_one(s).region for s in ("#abort-yes", "#abort-no", "#gate-dialog", "#gate-buttons")]
+        await pilot.press("escape")
+        await pilot.press("s")
+        await pilot.pause()
+        assert shown("#gate-reason")

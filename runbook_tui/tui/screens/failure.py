@@ -69,6 +69,11 @@ def evidence(request: GateRequest, state: RunState | None) -> str | None:
     return "\n\n".join(t for t in tables if t) or None
 
 
+# Rows of the failure dialog around its evidence: border, padding, kind, title, summary, the
+# buttons and, when open, the skip reason or the abort question.
+FRAME_ROWS = 17
+
+
 class FailureScreen(ModalScreen[GateAnswer | None]):
     BINDINGS = [
         Binding("t", "choose('retry')", "Try the step again"),
@@ -128,6 +133,16 @@ class FailureScreen(ModalScreen[GateAnswer | None]):
         self.query_one("#gate-reason").display = False
         self.query_one("#abort-question").display = False
         self.query_one("#abort", Button).focus()
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """The evidence scrolls within what the screen leaves once the title, the summary, the
+        buttons and a skip reason or abort question have their rows: the choices always show,
+        and a short failure leaves the run's output visible around the dialog."""
+        self.query_one("#gate-body").styles.max_height = max(3, int(self.size.height * 0.9) - FRAME_ROWS)
 
     def action_close(self) -> None:
         """Escape: close the innermost thing open; never an answer."""
