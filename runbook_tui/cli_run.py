@@ -322,6 +322,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return EXIT_OK
     except RunbookError as exc:
         return _fail(exc)
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): main leaves quietly
     except OSError as exc:
         return _fail(RunbookError(f"cannot read {exc.filename or directory}: {exc.strerror or exc}."))
 

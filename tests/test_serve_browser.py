@@ -103,7 +103,20 @@ class DevTools:
         await self.send("Input.dispatchKeyEvent", type="keyUp", key=key)
 
 
-async def _browse(url: str, profile: Path, shot: Path) -> DevTools:
+def session_environs(server_pid: int) -> list[bytes]:
+    """The environments of the TUI processes the server started for its browser sessions."""
+    children = subprocess.run(["pgrep", "-s", str(server_pid), "-f", "runbook_tui.*tui"], capture_output=True,
+                              text=True).stdout.split()
+    environs = []
+    for pid in children:
+        try:
+            environs.append(Path(f"/proc/{pid}/environ").read_bytes())
+        except OSError:
+            pass
+    return environs
+
+
+async def _browse(url: str, profile: Path, shot: Path, server_pid: int) -> tuple[DevTools, list[bytes]]:
     import aiohttp
 
     port = free_port()
@@ -142,8 +155,9 @@ async def _browse(url: str, profile: Path, shot: Path) -> DevTools:
             await tools.key("r")
             await tools.until_seen(b"No runs yet")  # the runs screen, opened by its key
             assert len(tools.seen()) > before
+            environs = session_environs(server_pid)  # while the session is open: it ends with the page
             tools.reader.cancel()
-            return tools
+            return tools, environs
     finally:
         browser.terminate()
         browser.wait(timeout=20)
@@ -156,16 +170,13 @@ def test_the_browser_face_renders_home_and_takes_a_key(served, tmp_path: Path):
     assert status(base + "?token=wrong") == 403
     assert status(base.rstrip("/") + "/static/js/textual.js") == 403
     shot = Path(os.environ.get("RUNBOOK_TUI_SERVE_SCREENSHOT", tmp_path / "serve-home.png"))
-    tools = asyncio.run(_browse(url, tmp_path / "profile", shot))
+    tools, environs = asyncio.run(_browse(url, tmp_path / "profile", shot, server.pid))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
     # Everything the page loaded came from the server itself.
     outside = [u for u in tools.requests if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:"))]
     assert not outside, outside
     # The session's own process runs under the operator's name.
-    children = subprocess.run(["pgrep", "-s", str(server.pid), "-f", "runbook_tui.*tui"], capture_output=True,
-                              text=True).stdout.split()
-    environs = [Path(f"/proc/{pid}/environ").read_bytes() for pid in children if Path(f"/proc/{pid}").exists()]
-    assert any(b"RUNBOOK_TUI_OPERATOR=alice\0" in e for e in environs), children
+    assert any(b"RUNBOOK_TUI_OPERATOR=alice\0" in e for e in environs), len(environs)
 
 
 def test_live_is_refused_without_allow_live(tmp_path: Path, env):
