@@ -102,24 +102,19 @@ def _dump(arr: Any, indent: int) -> str:
     if not isinstance(arr, (dict, list)):
         return ""
     pairs = arr.items() if isinstance(arr, dict) else enumerate(arr)
-    out = []
-    pad = "\t" * indent
+    out: list[str] = []
     for key, val in pairs:
         tag = str(key)
-        if isinstance(val, (dict, list)):
-            if tag.lower() in LISTTAGS:
-                for item in _items(val):
-                    if isinstance(item, (dict, list)):
-                        if not item:
-                            out.append(f"{pad}<{tag}></{tag}>\n")
-                        else:
-                            out.append(f"{pad}<{tag}>\n{_dump(item, indent + 1)}{pad}</{tag}>\n")
-                    else:
-                        out.append(_scalar(tag, item, indent))
-            elif not val:
-                out.append(f"{pad}<{tag}></{tag}>\n")
-            else:
-                out.append(f"{pad}<{tag}>\n{_dump(val, indent + 1)}{pad}</{tag}>\n")
-        else:
-            out.append(_scalar(tag, val, indent))
+        # A list tag's array is written as the tag repeated, once per item (pfSense's list tags).
+        repeated = isinstance(val, (dict, list)) and tag.lower() in LISTTAGS
+        out.extend(_tagged(tag, item, indent) for item in (_items(val) if repeated else [val]))
     return "".join(out)
+
+
+def _tagged(tag: str, val: Any, indent: int) -> str:
+    if not isinstance(val, (dict, list)):
+        return _scalar(tag, val, indent)
+    pad = "\t" * indent
+    if not val:
+        return f"{pad}<{tag}></{tag}>\n"
+    return f"{pad}<{tag}>\n{_dump(val, indent + 1)}{pad}</{tag}>\n"
