@@ -1,6 +1,7 @@
-"""Running the shipped procedures on an in-process lab, for the procedure test files.
+"""Running the shipped procedures on an in-process lab, for the procedure test files, and the
+lab's pfSense as an SSH client meets it.
 
-(No tests here; `test_procedures_lab.py` and `test_procedures_evidence.py` share these.)
+(No tests here; the procedure and lab test files share these.)
 """
 
 from __future__ import annotations
@@ -77,3 +78,22 @@ async def run(ws: Workspace, pid: str, *, undo_on_failure: bool = False, dry_run
 
 def nat_targets(ws: Workspace) -> set[str]:
     return {rule.target for rule in ws.lab.state.running.nat}
+
+
+def pfsense_login(lab: Any) -> Any:
+    """An asyncssh connection to the lab's pfSense as admin (an async context manager)."""
+    import asyncssh
+
+    return asyncssh.connect("127.0.0.1", lab.pfsense_port, username="admin", client_keys=[str(lab.key_path)],
+                            known_hosts=str(lab.known_hosts_path))
+
+
+async def pfsense_run(lab: Any, cmd: str) -> Any:
+    """CMD on the lab's pfSense: asyncssh's completed process, whatever its exit status."""
+    async with pfsense_login(lab) as conn:
+        return await conn.run(cmd, check=False)
+
+
+async def pfsense_upload(lab: Any, text: str, remote: str) -> None:
+    async with pfsense_login(lab) as conn, conn.start_sftp_client() as sftp, sftp.open(remote, "w") as f:
+        await f.write(text)

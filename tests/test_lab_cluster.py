@@ -10,19 +10,13 @@ from pathlib import Path
 import asyncssh
 import pytest
 from kubeserver import lab_kubectl
+from lab_runs import pfsense_run as pf
 
 from runbook_tui.lab import Lab
 
 
 async def kubectl(lab: Lab, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
     return await lab_kubectl(lab, *args, namespace=None, stdin=stdin)
-
-
-async def pf(lab: Lab, cmd: str) -> asyncssh.SSHCompletedProcess:
-    async with asyncssh.connect("127.0.0.1", lab.pfsense_port, username="admin",
-                                client_keys=[str(lab.key_path)],
-                                known_hosts=str(lab.known_hosts_path)) as conn:
-        return await conn.run(cmd, check=False)
 
 
 def client(lab: Lab):

@@ -11,8 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import asyncssh
 import pytest
+from lab_runs import pfsense_run
+from lab_runs import pfsense_upload as upload
 
 from runbook_tui.lab import Lab
 
@@ -27,21 +28,9 @@ def need(program: str) -> str:
 
 
 async def run(lab: Lab, cmd: str) -> str:
-    async with asyncssh.connect("127.0.0.1", lab.pfsense_port, username="admin",
-                                client_keys=[str(lab.key_path)],
-                                known_hosts=str(lab.known_hosts_path)) as conn:
-        r = await conn.run(cmd, check=False)
-        assert r.exit_status == 0, r.stderr
-        return str(r.stdout)
-
-
-async def upload(lab: Lab, text: str, remote: str) -> None:
-    async with asyncssh.connect("127.0.0.1", lab.pfsense_port, username="admin",
-                                client_keys=[str(lab.key_path)],
-                                known_hosts=str(lab.known_hosts_path)) as conn:
-        async with conn.start_sftp_client() as sftp:
-            async with sftp.open(remote, "w") as f:
-                await f.write(text)
+    r = await pfsense_run(lab, cmd)
+    assert r.exit_status == 0, r.stderr
+    return str(r.stdout)
 
 
 def free_port() -> int:

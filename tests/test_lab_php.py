@@ -7,8 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import asyncssh
 import pytest
+from lab_runs import pfsense_run as run
+from lab_runs import pfsense_upload as upload
 
 from runbook_tui.lab import Lab
 from runbook_tui.lab.pfsense import php_cmd
@@ -21,22 +22,6 @@ def need_php() -> str:
     if php is None:
         pytest.fail("php is missing: scripts/install-test-deps installs php-cli.")
     return php
-
-
-async def run(lab: Lab, cmd: str) -> asyncssh.SSHCompletedProcess:
-    async with asyncssh.connect("127.0.0.1", lab.pfsense_port, username="admin",
-                                client_keys=[str(lab.key_path)],
-                                known_hosts=str(lab.known_hosts_path)) as conn:
-        return await conn.run(cmd, check=False)
-
-
-async def upload(lab: Lab, text: str, remote: str) -> None:
-    async with asyncssh.connect("127.0.0.1", lab.pfsense_port, username="admin",
-                                client_keys=[str(lab.key_path)],
-                                known_hosts=str(lab.known_hosts_path)) as conn:
-        async with conn.start_sftp_client() as sftp:
-            async with sftp.open(remote, "w") as f:
-                await f.write(text)
 
 
 def bootstrap(lab: Lab) -> str:
