@@ -7,11 +7,14 @@ terminal control character.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,3 +60,30 @@ def until_said(proc: subprocess.Popen, text: str, timeout: float = 30) -> str:
         if select.select([proc.stdout], [], [], 0.1)[0]:
             seen += proc.stdout.readline()
     return seen
+
+
+@contextlib.contextmanager
+def lab_process(folder: Path) -> Iterator[subprocess.Popen]:
+    """`runbook-tui lab --dir FOLDER` in a process of its own (so two CLI processes can share it,
+    and a test can pause it), up until it says it is ready; stopped (even if paused) at the end."""
+    proc = subprocess.Popen([sys.executable, "-m", "runbook_tui", "lab", "--dir", str(folder)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("Lab ready"), line + (proc.stderr.read() if proc.stderr else "")
+        yield proc
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def operator_env(tmp_path: Path, user: str, lease_seconds: int | str) -> dict[str, str]:
+    """Another person on another machine: their own HOME, state folder and login name, and a
+    short team Lease so a crashed holder's is taken over within a test."""
+    home = tmp_path / user
+    home.mkdir(exist_ok=True)
+    return {**os.environ, "HOME": str(home), "USER": user, "LOGNAME": user, "PYTHONUNBUFFERED": "1",
+            "RUNBOOK_TUI_STATE_DIR": str(home / "state"), "XDG_CONFIG_HOME": str(home / "config"),
+            "RUNBOOK_TUI_LEASE_SECONDS": str(lease_seconds)}

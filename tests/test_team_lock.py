@@ -22,7 +22,8 @@ import pytest
 import yaml
 from kubeserver import kubectl_path
 from lab_runs import open_lab
-from support import runbook, until_said, wait_until
+from support import lab_process, runbook, until_said, wait_until
+from support import operator_env as support_operator_env
 
 from runbook_tui.engine import events as ev
 from runbook_tui.engine.gates import AutoGates
@@ -42,25 +43,12 @@ LEASE_SECONDS = "4"  # renewed every 4/3 s: a loaded machine still renews in tim
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One lab for the module, in its own process: its folder (inventory, kubeconfig)."""
     folder = tmp_path_factory.mktemp("lab")
-    proc = subprocess.Popen([sys.executable, "-m", "runbook_tui", "lab", "--dir", str(folder)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("Lab ready"), line + (proc.stderr.read() if proc.stderr else "")
+    with lab_process(folder):
         yield folder
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 def operator_env(tmp_path: Path, user: str) -> dict[str, str]:
-    """Another person on another machine: their own HOME, state folder and login name."""
-    home = tmp_path / user
-    home.mkdir(exist_ok=True)
-    return {**os.environ, "HOME": str(home), "USER": user, "LOGNAME": user,
-            "RUNBOOK_TUI_STATE_DIR": str(home / "state"), "XDG_CONFIG_HOME": str(home / "config"),
-            "RUNBOOK_TUI_LEASE_SECONDS": LEASE_SECONDS}
+    return support_operator_env(tmp_path, user, LEASE_SECONDS)
 
 
 def procedures(tmp_path: Path) -> tuple[Path, Path, Path, Path]:

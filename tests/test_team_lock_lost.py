@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 from kubeserver import kubectl_path
-from support import runbook, until_said, wait_until
+from support import lab_process, runbook, until_said, wait_until
+from support import operator_env as support_operator_env
 
 LEASE_SECONDS = 4  # renewed every 4/3 s, given up 8/3 s after the last renewal
 TWO_CHANGES = """\
@@ -45,26 +46,12 @@ steps:
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[subprocess.Popen]:
     """A lab in its own process (its folder is tmp_path/lab), so it can be stopped and resumed."""
-    folder = tmp_path / "lab"
-    proc = subprocess.Popen([sys.executable, "-m", "runbook_tui", "lab", "--dir", str(folder)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("Lab ready"), line + (proc.stderr.read() if proc.stderr else "")
+    with lab_process(tmp_path / "lab") as proc:
         yield proc
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 def operator_env(tmp_path: Path, user: str) -> dict[str, str]:
-    home = tmp_path / user
-    home.mkdir(exist_ok=True)
-    return {**os.environ, "HOME": str(home), "USER": user, "LOGNAME": user, "PYTHONUNBUFFERED": "1",
-            "RUNBOOK_TUI_STATE_DIR": str(home / "state"), "XDG_CONFIG_HOME": str(home / "config"),
-            "RUNBOOK_TUI_LEASE_SECONDS": str(LEASE_SECONDS)}
+    return support_operator_env(tmp_path, user, LEASE_SECONDS)
 
 
 def start(tmp_path: Path, user: str, procedure: Path, *extra: str) -> subprocess.Popen:
