@@ -13,6 +13,11 @@ _lock = threading.Lock()
 _done: set[str] = set()
 
 
+def loaded(name: str) -> bool:
+    """NAME was imported through ``load`` (and so is whole: no other thread is inside it)."""
+    return name in _done
+
+
 def load(*names: str) -> None:
     """Import NAMES (module paths) unless already done, one importing thread at a time."""
     if _done.issuperset(names):

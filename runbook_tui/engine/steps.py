@@ -4,7 +4,6 @@ rendering and the bounded result a journal and a resume keep."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,7 @@ from runbook_tui.engine.gates import GateAnswer, GateKind
 from runbook_tui.engine.options import Stop
 from runbook_tui.engine.redact import digest_only
 from runbook_tui.errors import RunbookError
-from runbook_tui.importing import load
+from runbook_tui.importing import load, loaded
 from runbook_tui.language.model import Retry, Step, StepBody
 from runbook_tui.language.templating import TemplateProblem, evaluate, render_text
 
@@ -23,17 +22,12 @@ if TYPE_CHECKING:
     from runbook_tui.engine.runner import Engine
 
 
-def _import_ssh_library() -> None:
-    load("asyncssh")  # one importing thread (with the Kubernetes client's); the others wait here
-
-
 async def _ssh_library_loaded() -> None:
     """asyncssh costs ~0.1 s of CPU to import: imported in a thread, so that a run's other first
     steps (a Kubernetes exec, the team lock) start meanwhile instead of waiting behind it on the
     event loop. Steps that arrive while it loads wait in threads of their own."""
-    module = sys.modules.get("asyncssh")
-    if module is None or getattr(module.__spec__, "_initializing", False):
-        await asyncio.to_thread(_import_ssh_library)
+    if not loaded("asyncssh"):
+        await asyncio.to_thread(load, "asyncssh")
 
 
 class StepExecution:

@@ -28,7 +28,7 @@ from runbook_tui.tui.widgets.output_view import OutputView
 from runbook_tui.tui.widgets.parsed_table import result_markdown
 from runbook_tui.tui.widgets.run_summary import RunSummary
 from runbook_tui.tui.widgets.step_detail import StepDetail
-from runbook_tui.tui.widgets.step_list import StepList
+from runbook_tui.tui.widgets.step_list import ICONS, StepList
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -88,7 +88,7 @@ def current_markdown(registered: dict[str, Any], step: Step) -> str:
 
 def result_line(view: StepView) -> str:
     """A finished step in one line, for the results kept on screen."""
-    icon = {"ok": "✓", "failed": "✗", "skipped": "–", "blocked": "■", "would-run": "◌", "undone": "↶"}.get(view.status, "·")
+    icon = ICONS.get(view.status, ICONS["pending"])[0]  # the step list's own icons
     said = f": {view.message.splitlines()[0]}" if view.message and view.status != "would-run" else ""
     return f"{icon} {view.id} {view.status}{said}"
 
