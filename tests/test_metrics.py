@@ -89,11 +89,11 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append((self.path, self.headers["Content-Type"], body))
+        self.send_response(200)
+        self.end_headers()
 
     def do_PUT(self) -> None:  # a PUT would replace the whole group, last success included
         self.send_response(405)
-        self.end_headers()
-        self.send_response(200)
         self.end_headers()
 
     def log_message(self, *args) -> None:
@@ -117,8 +117,10 @@ def test_pushgateway_gets_the_same_figures(tmp_path: Path, env):
         url = f"http://127.0.0.1:{server.server_address[1]}"
         done = runbook("run", str(proc), "--pushgateway", url, cwd=tmp_path, env=env)
         assert done.returncode == 0, done.stderr
+        assert "cannot push" not in done.stderr  # the push was answered, not just sent
     finally:
         server.shutdown()
+        server.server_close()  # the port refuses from now on
     ((path, kind, body),) = _Recorder.received
     assert path == "/metrics/job/runbook_tui/procedure/nightly"
     assert kind.startswith("text/plain")
