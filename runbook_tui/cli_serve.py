@@ -55,6 +55,10 @@ def session_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.context or args.namespace:  # each session is the TUI, which does not take them
+        sys.stderr.write("--context and --namespace apply to `run` and `resume`; `serve` (the terminal UI) "
+                         "does not take them.\n")
+        return 2
     if not (args.lab or args.dry_run or args.offline or args.allow_live):
         sys.stderr.write("runbook-tui serve: a browser session against real targets needs --allow-live "
                          "(or serve the rehearsal lab with --lab, or --dry-run).\n")

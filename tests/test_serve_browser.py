@@ -179,13 +179,38 @@ def test_the_browser_face_renders_home_and_takes_a_key(served, tmp_path: Path):
     assert any(b"RUNBOOK_TUI_OPERATOR=alice\0" in e for e in environs), len(environs)
 
 
-def test_live_is_refused_without_allow_live(tmp_path: Path, env):
-    done = runbook("serve", "--port", str(free_port()), cwd=tmp_path, env=env, timeout=30)
+@pytest.mark.parametrize("before, after", [((), ()), (("--inventory", "inventory.yaml"), ()),
+                                           ((), ("--inventory", "inventory.yaml"))])
+def test_live_is_refused_without_allow_live(tmp_path: Path, env, before, after):
+    (tmp_path / "inventory.yaml").write_text("targets:\n  fw: {ssh: {host: 192.0.2.1}}\n")
+    done = runbook(*before, "serve", *after, "--port", str(free_port()), cwd=tmp_path, env=env, timeout=30)
     assert done.returncode == 2
     assert "needs --allow-live" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_the_operators_name_reaches_the_journal(tmp_path: Path, env):
+@pytest.mark.parametrize("args", [("--context", "prod", "serve", "--lab"), ("--namespace", "x", "serve", "--lab")])
+def test_kubernetes_overrides_are_refused_not_dropped(tmp_path: Path, env, args):
+    """Each session is the TUI, which does not take them: refused, as `runbook-tui --context X`."""
+    done = runbook(*args, "--port", str(free_port()), cwd=tmp_path, env=env, timeout=30)
+    assert done.returncode == 2 and "does not take them" in done.stderr
+
+
+@pytest.mark.parametrize("before, after", [(("--dry-run",), ()), ((), ("--dry-run",)), (("--lab",), ())])
+def test_a_rehearsal_or_a_dry_run_needs_no_allow_live(tmp_path: Path, env, before, after):
+    (tmp_path / "inventory.yaml").write_text("targets:\n  fw: {ssh: {host: 192.0.2.1}}\n")
+    process = subprocess.Popen([sys.executable, "-m", "runbook_tui", *before, "serve", *after, "--inventory",
+                                "inventory.yaml", "--port", str(free_port())], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "open http://127.0.0.1:" in line, line
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=20)
+
+
+def test_the_operator_name_a_session_is_given_reaches_the_journal(tmp_path: Path, env):
     (tmp_path / "p.yaml").write_text("id: p\ntitle: P\nsteps:\n  - id: s\n    local: 'true'\n    mutates: false\n")
     done = runbook("run", "p.yaml", cwd=tmp_path, env={**env, "RUNBOOK_TUI_OPERATOR": "alice"})
     assert done.returncode == 0, done.stderr
