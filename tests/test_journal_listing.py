@@ -90,6 +90,10 @@ def test_a_shared_folder_with_broken_and_foreign_files(runs: Path, tmp_path: Pat
     assert "fine" in shared.stdout and "breaks" in shared.stdout
     assert "Traceback" not in shared.stderr
     assert "loop.jsonl: cannot be read" in shared.stderr
+    (fine,) = [r for r in listed if r.procedure == "fine"]
+    shown = runbook("runs", "--journal-dir", str(runs), "show", fine.run_id, cwd=tmp_path,
+                    env={**env, "RUNBOOK_TUI_STATE_DIR": "/nonexistent"})
+    assert shown.returncode == 0 and "hello" in shown.stdout, shown.stderr
     empty = runbook("runs", "--journal-dir", str(tmp_path / "nothing"), cwd=tmp_path, env=env)
     assert empty.returncode == 0 and "no runs in" in empty.stdout
 

@@ -134,8 +134,9 @@ def test_resume_keeps_the_mode_it_was_run_in(tmp_path: Path, env) -> None:
     log, release = crash_mid_run(tmp_path, env)
     run_id = json.loads(journal(tmp_path).read_text().splitlines()[0])["run_id"]
     for flags in (["--lab"], ["--dry-run"], ["--offline"]):
-        refused = runbook(*flags, "resume", run_id, "--yes", cwd=tmp_path, env=env)
-        assert refused.returncode != 0 and "cannot be resumed" in refused.stderr, (flags, refused.stderr)
+        for args in ([*flags, "resume", run_id, "--yes"], ["resume", run_id, "--yes", *flags]):  # either side
+            refused = runbook(*args, cwd=tmp_path, env=env)
+            assert refused.returncode != 0 and "cannot be resumed" in refused.stderr, (args, refused.stderr)
     assert log.read_text().split() == ["first", "slow-started"]
 
 
