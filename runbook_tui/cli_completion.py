@@ -65,14 +65,15 @@ def candidates(kind: str, folders: list[Path], procedure: str = "") -> list[str]
 
 
 def _input_names(folders: list[Path], procedure: str) -> list[str]:
-    import yaml
-
     from runbook_tui.language.catalog import Catalog
+    from runbook_tui.language.yaml_compose import read_value
 
     path = Catalog(folders).path_of(procedure) or Path(procedure)
     if not procedure or not path.is_file():
         return []
-    data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # Read as the loader reads files (no aliases, tags or runaway nesting): a Tab is no reason
+    # to expand whatever a file holds.
+    data: Any = read_value(path.read_text(encoding="utf-8"), str(path))
     inputs = data.get("inputs") if isinstance(data, dict) else None
     return [str(name) for name in inputs] if isinstance(inputs, dict) else []
 

@@ -119,3 +119,12 @@ print -l -- "${{COMPREPLY[@]}}"
                           timeout=60)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert "validate" in done.stdout.split() and "schema" not in done.stdout.split()
+
+
+def test_set_reads_a_procedure_as_the_loader_does(tmp_path: Path) -> None:
+    """A file the loader refuses (here: YAML aliases, the stuff of expansion bombs) offers no input
+    names, rather than being expanded on a Tab press."""
+    env = env_with_the_command(tmp_path)
+    (tmp_path / "aliased.yaml").write_text("id: aliased\ntitle: A\nx: &names {node: {type: string}}\n"
+                                           "inputs: *names\nsteps:\n  - {id: s, local: 'true'}\n")
+    assert complete(tmp_path, "runbook-tui run aliased.yaml --set ", env) == []

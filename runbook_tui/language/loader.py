@@ -287,11 +287,9 @@ def _attach_locations(procedure: Procedure, data: dict[str, Any], source: Source
 def default_procedures_dir() -> Path:
     """The procedures shipped with the project: ``runbook_tui/procedures`` (the repository's
     top-level ``procedures`` is a link to it)."""
-    # Package data, so a wheel or a pipx install has them too; read as files (setuptools
-    # installs packages unzipped), which Catalog and the loader's positions need.
-    from importlib.resources import files
+    from runbook_tui.language.search_path import shipped_procedures_dir
 
-    return Path(str(files("runbook_tui") / "procedures"))
+    return shipped_procedures_dir()
 
 
 # ---------------------------------------------------------------- catalog

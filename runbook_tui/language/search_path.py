@@ -21,7 +21,9 @@ def user_procedures_dir() -> Path:
 
 def shipped_procedures_dir() -> Path:
     """``runbook_tui/procedures``, package data (loader.default_procedures_dir, without
-    importing the loader: the command line decides its search path before anything heavy)."""
+    importing the loader: the command line decides its search path before anything heavy).
+    Package data, so a wheel or a pipx install has them too; read as files (setuptools installs
+    packages unzipped), which Catalog and the loader's positions need."""
     from importlib.resources import files
 
     return Path(str(files("runbook_tui") / "procedures"))
