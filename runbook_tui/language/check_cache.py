@@ -26,6 +26,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runbook_tui.user_cache import cache_folder
+
 if TYPE_CHECKING:
     from runbook_tui.language.catalog import Catalog
     from runbook_tui.language.inventory import Inventory
@@ -39,10 +41,7 @@ _catalogs: weakref.WeakKeyDictionary[Catalog, str] = weakref.WeakKeyDictionary()
 
 
 def folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):  # the XDG spec: a relative value is to be ignored
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "runbook-tui" / "checked"
+    return cache_folder("checked")
 
 
 def _stamp(path: str | os.PathLike[str] | None) -> tuple[str, int, int]:

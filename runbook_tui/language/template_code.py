@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from runbook_tui.user_cache import cache_folder
+
 T = TypeVar("T")
 
 FORMAT = "1"
@@ -36,10 +38,7 @@ _prefix: bytes | None = None
 
 
 def folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):  # the XDG spec: a relative value is to be ignored
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "runbook-tui" / "jinja"
+    return cache_folder("jinja")
 
 
 def _fingerprint() -> bytes:

@@ -25,14 +25,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from runbook_tui.user_cache import cache_folder
+
 TTL = 600.0  # seconds a kept list is trusted (kubectl's was 10 minutes for years)
 
 
 def folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):  # the XDG spec: a relative value is to be ignored
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "runbook-tui" / "kube-discovery"
+    return cache_folder("kube-discovery")
 
 
 def _stamp(path: str) -> list[object]:
