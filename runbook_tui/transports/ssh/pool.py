@@ -70,6 +70,7 @@ class SSHPool:
         self._accept = frozenset(accept_host_keys)
         self._connect_timeout = connect_timeout
         self._conns: dict[str, asyncssh.SSHClientConnection] = {}
+        self._labels: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._channels: dict[str, asyncio.Semaphore] = {}
         self._shells: dict[str, _Shells] = {}
@@ -210,7 +211,10 @@ class SSHPool:
             raise TransportError(f"There is no SSH target named {name} in the inventory.") from None
 
     def _label(self, name: str) -> str:
-        return target_label(name, self._target(name))  # the host and port ~/.ssh/config gives
+        """``name (host:port)`` as ~/.ssh/config gives them; worked out once a run, not per command."""
+        if name not in self._labels:
+            self._labels[name] = target_label(name, self._target(name))
+        return self._labels[name]
 
     def _forget(self, name: str, conn: asyncssh.SSHClientConnection | None) -> None:
         """Drop ``conn`` from the pool unless it was already replaced by a newer one."""
