@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 
 from runbook_tui.lab.kube.errors import invalid
 from runbook_tui.lab.kube.job_defaults import admit_job
@@ -59,7 +60,7 @@ def _role_binding(rtype: ResourceType, obj: dict) -> None:
     if not isinstance(ref, dict) or not ref.get("name"):
         raise invalid(rtype, name, "roleRef.name", "Required value")
     if ref.get("kind") not in ("Role", "ClusterRole"):
-        raise invalid(rtype, name, "roleRef.kind", f"Unsupported value: {ref.get('kind')!r}: supported values: \"ClusterRole\", \"Role\"")
+        raise invalid(rtype, name, "roleRef.kind", f"Unsupported value: {json.dumps(ref.get('kind'))}: supported values: \"ClusterRole\", \"Role\"")
     for i, subject in enumerate(obj.get("subjects") or []):
         if not isinstance(subject, dict) or not subject.get("name") or not subject.get("kind"):
             raise invalid(rtype, name, f"subjects[{i}]", "Required value: kind and name")
