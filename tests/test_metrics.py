@@ -130,3 +130,17 @@ def test_pushgateway_gets_the_same_figures(tmp_path: Path, env):
     gone = runbook("run", str(proc), "--pushgateway", url, cwd=tmp_path, env=env)
     assert gone.returncode == 0
     assert "metrics: cannot push metrics to" in gone.stderr and "Traceback" not in gone.stderr
+
+
+def test_a_resumed_run_reports_under_its_procedure(tmp_path: Path, env):
+    from test_resume import crash_mid_run, journal
+
+    log, release = crash_mid_run(tmp_path, env)
+    release.touch()
+    run_id = journal(tmp_path).stem
+    prom = tmp_path / "resumed.prom"
+    done = runbook("resume", run_id, "--yes", "--metrics", str(prom), cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = samples(prom.read_text())
+    assert value(found, "runbook_tui_run_outcome", procedure="crashy", outcome="succeeded") == 1
+    assert value(found, "runbook_tui_step_status", procedure="crashy", step="last", status="ok") == 1
