@@ -258,3 +258,32 @@ async def test_the_tui_in_dry_run_refuses_to_resume_a_live_run(tmp_path: Path, e
         notes = [n.message for n in app._notifications]
         assert any("it cannot be resumed as dry-run" in n for n in notes), notes
     assert log.read_text().split() == ["first", "slow-started"]
+
+
+async def test_the_tui_refuses_a_change_while_someone_elsewhere_holds_the_team_lease(tmp_path: Path) -> None:
+    """The team Lease from the TUI's path: held by an operator on another machine, a change on
+    the lab is refused before its plan gate, naming them; nothing reached the firewall."""
+    import asyncio
+
+    from test_tui_support import home_ready, run_finished, start
+
+    from runbook_tui.engine.locks import Holder
+    from runbook_tui.transports.kube.lease import ClusterLease
+    from runbook_tui.tui.app import RunbookApp
+
+    app = RunbookApp(lab=True, journal_dir=tmp_path / "runs", preferences=tmp_path / "prefs.json")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None or app.workspace_error, timeout=30, what="the lab")
+        assert app.workspace_error is None, app.workspace_error
+        await home_ready(pilot)
+        other = ClusterLease("cluster", app.workspace.inventory.targets["cluster"].kubernetes)
+        identity = Holder("carol@elsewhere", 4242, time.time(), "20261130-reload-1234").identity()
+        assert await asyncio.to_thread(other.acquire, identity) is None
+        try:
+            await start(pilot, "reload")
+            run = await run_finished(pilot)
+            assert run.state.outcome == "refused"
+            assert "carol@elsewhere (pid 4242, run 20261130-reload-1234)" in run.state.message
+            assert not [e for e in app.workspace.lab.command_log.entries() if e["mutating"]]
+        finally:
+            await asyncio.to_thread(other.release, identity)
