@@ -3,6 +3,7 @@ journal can record it, no other run is changing the same targets)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -163,14 +164,16 @@ class Gating:
         await self._take_change_lock()
         context = self.context()
         self._check_local_files(context)
-        details, not_run = [], []
+        listed, not_run = [], []
         for step in self.procedure.steps:
             if not step.is_mutating or self.statuses.get(step.id) in OK_STATUSES:
                 continue
             if self._when_false(step, context):
                 not_run.append(step.id)  # skipped when it comes: not a change this run makes
                 continue
-            details.append(await self._what_runs(step, context, label=True))
+            listed.append(step)
+        # Each step's preview may read its target (a diff): read them all at once, listed in order.
+        details = list(await asyncio.gather(*(self._what_runs(step, context, label=True) for step in listed)))
         skipped = (f" Not listed: {', '.join(not_run)} (its `when` is false now, so it will be skipped)."
                    if not_run else "")
         answer = await self.ask(
