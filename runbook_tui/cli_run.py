@@ -198,7 +198,7 @@ async def _run(args: argparse.Namespace) -> int:
 
     ws = await Workspace.open(inventory=args.inventory, procedures=args.procedures, lab=args.lab,
                               faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key,
-                              context=args.context, namespace=args.namespace)
+                              context=args.context, namespace=args.namespace, warm=not args.offline)
     try:
         try:
             procedure = ws.procedure(args.proc)
@@ -248,7 +248,7 @@ async def _resume(args: argparse.Namespace) -> int:
     inventory = args.inventory or start.get("inventory")
     ws = await Workspace.open(inventory=inventory, procedures=args.procedures, lab=args.lab,
                               faults=args.fault, phase=args.phase, accept_host_keys=args.accept_host_key,
-                              context=args.context, namespace=args.namespace)
+                              context=args.context, namespace=args.namespace, warm=not args.offline)
     try:
         again = ws.resume(args.run_id, dry_run=args.dry_run, offline=args.offline, given=parse_sets(args.set))
         try:

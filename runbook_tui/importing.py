@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Sequence
 
 _lock = threading.Lock()
 _done: set[str] = set()
@@ -27,3 +28,22 @@ def load(*names: str) -> None:
             if name not in _done:
                 importlib.import_module(name)
                 _done.add(name)
+
+
+def load_soon(groups: Sequence[Sequence[str]]) -> None:
+    """Begin importing each group (as ``load``) in a background thread, in order. A run knows
+    from its inventory which clients it will need well before its first step asks: imported
+    meanwhile, they fill the moments the run spends waiting (a server's answer, the procedures
+    being read) instead of standing in front of its first request. A group that fails to import
+    is left for ``load`` to raise where it is needed; a daemon, so it never holds up an exit."""
+    if not groups:
+        return
+
+    def run() -> None:
+        for names in groups:
+            try:
+                load(*names)
+            except Exception:  # said by the step that needs it, where it is needed
+                continue
+
+    threading.Thread(target=run, name="load-soon", daemon=True).start()

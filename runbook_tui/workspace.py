@@ -48,7 +48,10 @@ class Workspace:
         accept_host_keys: Sequence[str] = (),
         context: str | None = None,
         namespace: str | None = None,
+        warm: bool = False,
     ) -> "Workspace":
+        """WARM (a run about to start): the clients the inventory's targets need are imported
+        in the background from the moment it is read."""
         from runbook_tui.language.catalog import Catalog
         from runbook_tui.language.inventory_loader import find_inventory, load_inventory
         from runbook_tui.language.search_path import procedure_folders
@@ -67,6 +70,8 @@ class Workspace:
                 inv = Inventory()
             else:
                 inv = load_inventory(inventory_path)
+            if warm:
+                _load_clients_soon(inv)
             if context or namespace:
                 _override_kube(inv, context, namespace)
             # PROCEDURES: the folder(s) to use (the command line gives its whole search path);
@@ -202,6 +207,16 @@ class Workspace:
         if self.lab is not None:
             await self.lab.stop()
             self.lab = None
+
+
+def _load_clients_soon(inv: Inventory) -> None:
+    from runbook_tui.importing import load_soon
+    from runbook_tui.transports.kube.threads import CLIENT_MODULES
+
+    targets = inv.targets.values()
+    # The Kubernetes client first: a run that changes things asks the cluster for its Lease first.
+    load_soon([names for names, needed in ((CLIENT_MODULES, any(t.kubernetes for t in targets)),
+                                           (("asyncssh",), any(t.ssh for t in targets))) if needed])
 
 
 def _override_kube(inv: Inventory, context: str | None, namespace: str | None) -> None:

@@ -39,8 +39,11 @@ async def in_thread(fn: Callable[..., T], *args: object) -> T:
     return await asyncio.get_running_loop().run_in_executor(pool(), call)
 
 
+CLIENT_MODULES = ("kubernetes.client", "kubernetes.client.exceptions", "kubernetes.config", "kubernetes.dynamic",
+                  "kubernetes.stream.ws_client", "kubernetes.watch")
+
+
 def load_client() -> None:
     """Import the official client's packages once, one thread at a time (runbook_tui.importing).
     Every lazy ``from kubernetes ...`` in this package comes after a call to this."""
-    load("kubernetes.client", "kubernetes.client.exceptions", "kubernetes.config", "kubernetes.dynamic",
-         "kubernetes.stream.ws_client", "kubernetes.watch")
+    load(*CLIENT_MODULES)
