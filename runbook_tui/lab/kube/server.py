@@ -69,6 +69,8 @@ class KubeAPIServer:
         self.proof = proof  # sent on every response as PROOF_HEADER (see workspace.lab_proven)
         self.forbidden: set[str] = set()  # plurals (or "pods/exec") answered with 403
         self.latency: float = 0.0  # seconds added to every request
+        # Tests set a list to count round trips: (method, path) of every request, reads too.
+        self.requests: list[tuple[str, str]] | None = None
         self._log_provider: LogProvider | None = None
         self._exec_handler: ExecHandler | None = None
         self._runner: web.AppRunner | None = None
@@ -138,6 +140,8 @@ class KubeAPIServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        if self.requests is not None:
+            self.requests.append((request.method, request.path))
         if self.latency:
             await asyncio.sleep(self.latency)
         if self.token is not None and not self._authorized(request.headers.get("Authorization", "")):

@@ -11,6 +11,11 @@ ours would otherwise read as expired while it renews. Every write carries the
 ``resourceVersion`` it read, so of two operators writing at once the API refuses one with 409
 Conflict and exactly one wins.
 
+Taking a free Lease costs one request in the common case: the resourceVersion a release (or a
+read) saw while the Lease was free is kept on disk (lease_memory.py), and the next acquire
+writes over it at once; the API refuses that write if anyone wrote since, and only then does
+it read first.
+
 Synchronous, like the official client: call it from a thread (``asyncio.to_thread``).
 """
 
@@ -27,6 +32,7 @@ from runbook_tui.errors import KubeError
 from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.kube.config import kubeconfig_path, new_api_client, read_kubeconfig
 from runbook_tui.transports.kube.errors import translate
+from runbook_tui.transports.kube.lease_memory import FreeLease, forget, remember, take
 from runbook_tui.transports.kube.threads import load_client
 
 LEASE_NAME = "runbook-tui"
@@ -127,8 +133,9 @@ class ClusterLease:
                 raise LeaseUnavailable(str(err)) from None
         return CoordinationV1Api(self._api)
 
-    def read(self) -> LeaseState | None:
-        """The Lease now, or None when it does not exist yet."""
+    def read(self, *, remember_free: bool = True) -> LeaseState | None:
+        """The Lease now, or None when it does not exist yet. Found free, it is remembered
+        for the next acquire (unless the caller is about to write it anyway)."""
         load_client()
         from kubernetes.client.exceptions import ApiException
 
@@ -142,6 +149,8 @@ class ClusterLease:
         except Exception as err:
             raise self._unavailable(err) from None
         spec = lease.spec
+        if remember_free and not (spec and spec.holder_identity):
+            self._remember(lease)
         return LeaseState(
             holder=(spec.holder_identity or "") if spec else "",
             acquired=_aware(spec.acquire_time) if spec else None,
@@ -169,8 +178,10 @@ class ClusterLease:
         its leaseDurationSeconds (see ``watch``: a first read starts that clock, so a waiter
         calls again). Returns the dead holder's state it took over, if any; raises LeaseBusy
         (held by another, not yet seen dead) or LeaseUnavailable."""
+        if self._take_remembered(identity):
+            return None
         for _ in range(ATTEMPTS):
-            current = self.read()
+            current = self.read(remember_free=False)
             at = now()
             if current is not None and current.holder and current.holder != identity:
                 since = self.watch(current)
@@ -188,6 +199,23 @@ class ClusterLease:
             if self._write(current.resource_version, spec):
                 return current if changed and current.holder else None
         raise LeaseUnavailable(f"{self.what} kept changing under us; try again.")
+
+    def _take_remembered(self, identity: str) -> bool:
+        """One write over the resourceVersion last seen free, as a read finding it still free
+        would have led to: True when taken; False (read first) when there is none, or someone
+        wrote since (409), or the Lease is gone (404)."""
+        free = take(self.key, self.name)
+        if free is None:
+            return False
+        at = _micro(now())
+        spec = {"holderIdentity": identity, "leaseDurationSeconds": self.seconds, "acquireTime": at,
+                "renewTime": at, "leaseTransitions": free.transitions + 1}
+        try:
+            return self._write(free.resource_version, spec, uid=free.uid)
+        except LeaseUnavailable as err:
+            if err.status == 404:
+                return False  # deleted (or never there): the read says which, and creates it
+            raise
 
     def renew(self, identity: str) -> LeaseState | None:
         """Move renewTime on. Returns None when renewed, else what was found instead: the Lease
@@ -234,8 +262,9 @@ class ClusterLease:
                 return False  # deleted: the read says so
             raise
 
-    def _write(self, resource_version: str | None, spec: dict) -> bool:
-        """Create (no resourceVersion) or replace the Lease; False on a conflict (re-read)."""
+    def _write(self, resource_version: str | None, spec: dict, *, uid: str = "") -> bool:
+        """Create (no resourceVersion) or replace the Lease; False on a conflict (re-read).
+        A UID makes the API refuse the write (409) to a Lease deleted and created anew."""
         load_client()
         from kubernetes.client.exceptions import ApiException
 
@@ -250,6 +279,8 @@ class ClusterLease:
                 written = api.create_namespaced_lease(self.namespace, body, _request_timeout=TIMEOUT)
             else:
                 body["metadata"]["resourceVersion"] = resource_version
+                if uid:
+                    body["metadata"]["uid"] = uid
                 written = api.replace_namespaced_lease(self.name, self.namespace, body, _request_timeout=TIMEOUT)
         except ApiException as err:
             if err.status == 409:
@@ -260,7 +291,19 @@ class ClusterLease:
         version = getattr(getattr(written, "metadata", None), "resource_version", None)
         if spec.get("holderIdentity") and version:
             self._mine = (spec["holderIdentity"], version, spec)
+        elif not spec.get("holderIdentity"):
+            self._remember(written)  # cleared: the next acquire takes it in one write
         return True
+
+    def _remember(self, lease: Any) -> None:
+        """Keep a free Lease's resourceVersion for the next acquire (lease_memory.py)."""
+        meta, spec = getattr(lease, "metadata", None), getattr(lease, "spec", None)
+        version = getattr(meta, "resource_version", None)
+        if not version:
+            forget(self.key, self.name)
+            return
+        transitions = getattr(spec, "lease_transitions", None) or 0
+        remember(self.key, self.name, FreeLease(version, getattr(meta, "uid", None) or "", transitions))
 
     def _unavailable(self, err: BaseException) -> LeaseUnavailable:
         sentence = str(translate(err, context=self.context, server=self.server, kind="lease",
