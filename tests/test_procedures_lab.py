@@ -256,7 +256,11 @@ async def test_validate_is_honest_about_the_path(tmp_path):
     try:
         r = await run(ws, "validate", path="metallb")
         assert not r.ok and "nat-rdr" in r.stopped()
-        assert not created_jobs(ws)  # the probe never starts after a failed check
+        # The probe starts with the checks; a failed check stops the run and the probe's
+        # cleanup (always) still deletes the Job it made: none is left behind.
+        assert len(created_jobs(ws)) == len(deleted_probe_jobs(ws)) == 1
+        assert not [j for j in ws.lab.api.store.list("batch/v1", "Job", "mailserver")
+                    if j["metadata"]["name"].startswith("probe-")]
         assert (await run(ws, "rollback")).ok
         r = await run(ws, "validate")
         assert not r.ok and "nat-rdr" in r.stopped()
