@@ -34,6 +34,19 @@ def _condition(kind: str, reason: str, message: str, stamp: str) -> dict:
             "lastProbeTime": stamp, "lastTransitionTime": stamp}
 
 
+def _stamp(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _argv(container: dict) -> list[str]:
+    return [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+
+
+def _is_probe(container: dict) -> bool:
+    """A container running the probe CronJob's script."""
+    return any(a.endswith(PROBE_SCRIPT) for a in _argv(container))
+
+
 class JobController:
     """Runs every Job the store is given; ``logs`` holds each job pod's log by pod name."""
 
@@ -71,18 +84,22 @@ class JobController:
                                               "state": {"running": {"startedAt": now()}}}
                                              for c in (template.get("spec") or {}).get("containers", [])]},
         })
-        self.logs[pod_name] = ""
+        # The probe says what it sends as it starts, as the real one does; the rest of its log
+        # (and any other container's) comes when it ends. ``logs -f`` sees that order.
+        started_at = time.time()
+        probes = any(_is_probe(c) for c in (template.get("spec") or {}).get("containers") or [])
+        self.logs[pod_name] = self.probe_start(started_at) if probes else ""
         self.store.patch("batch/v1", "Job", ns, name, {"status": {"active": 1, "ready": 1, "startTime": now()}})
-        return self._finish(ns, name, meta["uid"], pod_name)
+        return self._finish(ns, name, meta["uid"], pod_name, started_at)
 
-    def _run(self, job: dict) -> tuple[bool, str]:
+    def _run(self, job: dict, started_at: float) -> tuple[bool, str]:
         """What the pod's containers do, in order; the first that fails fails the pod."""
         containers = ((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
         log = ""
         for c in containers:
-            argv = [str(a) for a in (c.get("command") or []) + (c.get("args") or [])]
-            if any(a.endswith(PROBE_SCRIPT) for a in argv):
-                ok, out = self.probe()
+            argv = _argv(c)
+            if _is_probe(c):
+                ok, out = self.probe(started_at)
             elif not argv:
                 ok, out = True, ""
             else:
@@ -98,12 +115,12 @@ class JobController:
                 return False, log
         return True, log
 
-    async def _finish(self, ns: str, name: str, uid: str, pod_name: str) -> None:
+    async def _finish(self, ns: str, name: str, uid: str, pod_name: str, started_at: float) -> None:
         await asyncio.sleep(JOB_DELAY)
         job = self.store.get("batch/v1", "Job", ns, name)
         if job is None or job["metadata"]["uid"] != uid:
             return  # deleted meanwhile
-        ok, log = self._run(job)
+        ok, log = self._run(job, started_at)
         self.logs[pod_name] = log
         containers = ((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
         stamp = now()
@@ -129,13 +146,18 @@ class JobController:
                       "conditions": [_condition("FailureTarget", *failed), _condition("Failed", *failed)]}
         self.store.patch("batch/v1", "Job", ns, name, {"status": status})
 
-    def probe(self) -> tuple[bool, str]:
-        """The round trip: Brevo -> MX (WAN:25) -> ... -> mailserver, then an IMAP fetch."""
-        t = time.time()
-        stamp = lambda dt: datetime.fromtimestamp(t + dt, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    @staticmethod
+    def probe_start(t: float) -> str:
+        """The probe's first line, written as it starts at ``t``: the send it is about to make."""
+        return f"{_stamp(t)} INFO sending rt-{int(t)} via Brevo API to smoke-test@viktorbarzin.me\n"
+
+    def probe(self, t: float) -> tuple[bool, str]:
+        """The round trip started at ``t``: Brevo -> MX (WAN:25) -> ... -> mailserver, then an
+        IMAP fetch. The whole log, beginning with ``probe_start``'s line."""
+        stamp = lambda dt: _stamp(t + dt)  # noqa: E731
         rid = f"rt-{int(t)}"
         lines = [
-            f"{stamp(0)} INFO sending {rid} via Brevo API to smoke-test@viktorbarzin.me",
+            self.probe_start(t).rstrip("\n"),
             f"{stamp(0.4)} INFO Brevo accepted {rid} (messageId <{int(t)}.{rid}@smtp-relay.mailin.fr>)",
             f"{stamp(0.4)} INFO polling IMAP mailserver.mailserver.svc.cluster.local:993 for {rid}",
         ]

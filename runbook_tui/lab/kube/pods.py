@@ -1,4 +1,5 @@
-"""A pod's subresources: ``pods/log`` from a provider, ``pods/exec`` over a websocket.
+"""A pod's subresources: ``pods/log`` from a provider (``follow=true`` streams it until the pod
+ends), ``pods/exec`` over a websocket.
 
 Exec answers the way kubelet does through the API server: binary frames prefixed by a channel
 byte, 1 stdout, 2 stderr, 3 the final status as JSON. ``v5.channel.k8s.io`` adds channel 255
@@ -16,6 +17,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from runbook_tui.lab.kube.errors import ApiError
+from runbook_tui.lab.kube.store import Store
 
 #: provider(namespace, pod, container, tail_lines, since_seconds) -> the log text (or an awaitable of it).
 LogProvider = Callable[[str, str, str, "int | None", "int | None"], str]
@@ -64,20 +66,93 @@ def container_of(pod: dict, container: str | None) -> str:
     )
 
 
+FOLLOW_POLL = 0.2  # seconds between looks for new log text when the pod has not changed
+
+
+def _waiting(pod: dict, container: str) -> str | None:
+    """Why ``container`` has not started yet (``ContainerCreating``), or None once it has."""
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") == container:
+            waiting = (status.get("state") or {}).get("waiting")
+            return (waiting.get("reason") or "ContainerCreating") if isinstance(waiting, dict) else None
+    return None
+
+
+def _finished(pod: dict) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _last(text: str, tail: int | None) -> str:
+    if tail is None:
+        return text
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[-tail:]) if tail > 0 else ""
+
+
+async def _read(provider: LogProvider | None, ns: str | None, name: str, container: str, tail: int | None,
+                since: int | None) -> str:
+    text: Any = provider(ns or "", name, container, tail, since) if provider else ""
+    if inspect.isawaitable(text):
+        text = await text
+    return str(text)
+
+
 async def serve_logs(
-    request: web.Request, ns: str | None, name: str, pod: dict, provider: LogProvider | None
-) -> web.Response:
+    request: web.Request, ns: str | None, name: str, pod: dict, provider: LogProvider | None,
+    store: Store | None = None,
+) -> web.StreamResponse:
     container = container_of(pod, request.query.get("container"))
     q = request.query
     tail = int(q["tailLines"]) if q.get("tailLines") else None
     since = int(q["sinceSeconds"]) if q.get("sinceSeconds") else None
-    text: Any = provider(ns or "", name, container, tail, since) if provider else ""
-    if inspect.isawaitable(text):
-        text = await text
-    if tail is not None:
-        lines = text.splitlines(keepends=True)
-        text = "".join(lines[-tail:]) if tail > 0 else ""
-    return web.Response(text=text, content_type="text/plain")
+    reason = _waiting(pod, container)
+    if reason is not None:
+        # assumption: kubelet's words (validateContainerLogStatus in its source), not captured
+        # from a live API server.
+        raise ApiError(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start: {reason}')
+    if q.get("follow") not in ("true", "1") or store is None:
+        return web.Response(text=_last(await _read(provider, ns, name, container, tail, since), tail),
+                            content_type="text/plain")
+    return await _follow(request, store, ns, pod, container, since, tail, provider)
+
+
+async def _follow(request: web.Request, store: Store, ns: str | None, pod: dict, container: str,
+                  since: int | None, tail: int | None, provider: LogProvider | None) -> web.StreamResponse:
+    """``follow=true``: the log as it is, then what is added to it, until the pod has finished
+    (or is deleted); a running pod's follow stays open until the client hangs up. Each write
+    reaches the client as one chunk, as the kubelet flushes each line."""
+    name = pod["metadata"]["name"]
+    watch = store.open_watch(store.resolve("v1", "Pod"), ns, lambda o: o["metadata"]["name"] == name,
+                             str(store.resource_version))
+    resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+    resp.enable_chunked_encoding()
+    try:
+        await resp.prepare(request)
+        sent = await _read(provider, ns, name, container, None, since)
+        await resp.write(_last(sent, tail).encode())
+        done = _finished(pod)
+        while not done:
+            try:
+                item = await asyncio.wait_for(watch.queue.get(), FOLLOW_POLL)
+            except TimeoutError:
+                item = ()  # no change to the pod: look for new text all the same
+            if item is None or request.transport is None or request.transport.is_closing():
+                break  # the server is stopping, or the client hung up
+            if item:
+                event_type, obj = item
+                done = event_type == "DELETED" or _finished(obj)
+            text = await _read(provider, ns, name, container, None, since)
+            # Only text added after what was sent: a log that was rewritten (the mailserver's
+            # is drawn afresh for each read) has nothing new to follow.
+            if len(text) > len(sent) and text.startswith(sent):
+                await resp.write(text[len(sent):].encode())
+                sent = text
+        await resp.write_eof()
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass  # the client went away mid-stream
+    finally:
+        store.close_watch(watch)
+    return resp
 
 
 def exec_request(request: web.Request, pod: dict) -> tuple[str, list[str]]:

@@ -248,7 +248,8 @@ class KubeAPIServer:
 
         if sub == "log":
             self._check_forbidden("get", rtype, sub, ns, name)
-            return await serve_logs(request, ns, name, existing(self.store, rtype, ns, name), self._log_provider)
+            return await serve_logs(request, ns, name, existing(self.store, rtype, ns, name), self._log_provider,
+                                    self.store)
         if sub == "exec":
             self._check_forbidden("create", rtype, sub, ns, name)
             return await self._exec(request, rtype, ns or "", name)
