@@ -27,9 +27,19 @@ class Event:
     ts: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"event": self.kind}
-        data.update(dataclasses.asdict(self))
+        """The event as JSON-ready data. Shallow: every field holds plain data already (dicts,
+        lists, scalars), which ``dataclasses.asdict`` would only deep-copy, at a cost per line
+        the journal writes. Callers serialise it at once; they do not keep or change it."""
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in dataclasses.fields(self))
+        data: dict[str, Any] = {"event": self.kind}
+        for name in names:
+            data[name] = getattr(self, name)
         return data
+
+
+_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}  # an event class -> its fields' names, in order
 
 
 @dataclass(kw_only=True)

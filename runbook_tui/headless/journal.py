@@ -26,6 +26,7 @@ import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _quote  # what json.dumps makes of a str
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ RUN_CAP = 64 * 1024 * 1024
 FLUSH_EVERY = 0.05
 # Free space asked for before the first change: room for the run's output and its story.
 ROOM_NEEDED = 2 * STEP_CAP
+# json.dumps(..., default=str) builds an encoder per call; one made once writes the same bytes.
+_encode = json.JSONEncoder(default=str).encode
 
 
 class JournalError(RunbookError):
@@ -102,6 +105,7 @@ class Journal:
         self._dropped: dict[str, list[int]] = {}  # step -> [lines, bytes] not kept
         self._last_flush = 0.0
         self._read_only: set[str] = set()  # steps started as read-only: their end is not fsynced alone
+        self._quoted: dict[str, str] = {}  # run and step ids as JSON strings: output lines repeat them
 
     def __call__(self, event: ev.Event) -> None:
         if self.failure is not None or self._closed:
@@ -134,7 +138,7 @@ class Journal:
         elif isinstance(event, ev.RunFinished):
             for step in list(self._dropped):
                 self._summarise_dropped(step, event)
-        self._file.write(json.dumps(event.to_dict(), default=str) + "\n")
+        self._file.write(_encode(event.to_dict()) + "\n")
         if isinstance(event, ev.StepStarted):
             read_only = not event.mutating and event.phase == "do"
             (self._read_only.add if read_only else self._read_only.discard)(event.step_id)
@@ -148,9 +152,12 @@ class Journal:
 
     def _output(self, event: ev.OutputLine) -> None:
         step = event.step_id
+        quoted = self._quoted
+        run_id = quoted.get(event.run_id) or quoted.setdefault(event.run_id, _quote(event.run_id))
+        step_id = quoted.get(step) or quoted.setdefault(step, _quote(step))
         # Hand-built: this is the hot path of a 200k-line flood.
         line = '{"event":"output","run_id":%s,"seq":%d,"ts":%.6f,"step_id":%s,"stream":"%s","text":%s}\n' % (
-            json.dumps(event.run_id), event.seq, event.ts, json.dumps(step), event.stream, json.dumps(event.text))
+            run_id, event.seq, event.ts, step_id, event.stream, _quote(event.text))
         size = len(line)  # json.dumps escapes to ASCII: characters are bytes
         kept = self._step_bytes.get(step, 0)
         if kept + size > self.step_cap or self._run_bytes + size > self.run_cap:
