@@ -10,7 +10,8 @@ import importlib
 import threading
 from collections.abc import Sequence
 
-_lock = threading.Lock()
+_turn = threading.Condition()  # whose turn it is to import, and news of each import done
+_importing = False
 _done: set[str] = set()
 
 
@@ -20,14 +21,29 @@ def loaded(name: str) -> bool:
 
 
 def load(*names: str) -> None:
-    """Import NAMES (module paths) unless already done, one importing thread at a time."""
-    if _done.issuperset(names):
-        return
-    with _lock:
+    """Import NAMES (module paths) unless already done, one importing thread at a time. A thread
+    waiting for its turn leaves as soon as what it asked for is done: it does not sit behind
+    the next import of the thread that did it."""
+    global _importing
+    with _turn:
+        while not _done.issuperset(names):
+            if not _importing:
+                _importing = True
+                break
+            _turn.wait()
+        else:
+            return
+    try:
         for name in names:
             if name not in _done:
                 importlib.import_module(name)
-                _done.add(name)
+                with _turn:
+                    _done.add(name)
+                    _turn.notify_all()
+    finally:
+        with _turn:
+            _importing = False
+            _turn.notify_all()
 
 
 def load_soon(groups: Sequence[Sequence[str]]) -> None:

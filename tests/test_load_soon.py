@@ -79,3 +79,27 @@ def test_a_client_that_cannot_be_imported_is_passed_over(tmp_path: Path) -> None
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert done.stdout.split() == ["asyncssh"]
+
+
+FAIRNESS = """
+import sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from runbook_tui.importing import load, load_soon
+
+load_soon([("slow_first",), ("slow_second",)])
+time.sleep(0.05)  # the background thread is inside slow_first now
+start = time.monotonic()
+load("slow_first")
+print(round(time.monotonic() - start, 2), getattr(sys.modules.get("slow_second"), "finished", False))
+"""
+
+
+def test_a_thread_waiting_for_a_client_does_not_wait_for_the_next_one(tmp_path: Path) -> None:
+    """The Lease's thread asks for the Kubernetes client while the background thread imports it
+    and then goes on to asyncssh: it must leave when the client is done, not after asyncssh (a
+    plain lock let the thread that released it take it again first)."""
+    (tmp_path / "slow_first.py").write_text("import time\ntime.sleep(0.4)\n", encoding="utf-8")
+    (tmp_path / "slow_second.py").write_text("import time\ntime.sleep(1.5)\nfinished = True\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", FAIRNESS, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    waited, second_done = done.stdout.split()
+    assert float(waited) < 1.0 and second_done == "False", done.stdout + done.stderr
