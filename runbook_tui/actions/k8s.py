@@ -30,6 +30,7 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
         "container": _opt(step.container, tctx),
         "tail": step.tail,
         "since": step.since,
+        "follow": step.follow,
         "label_selector": _opt(step.label_selector, tctx),
         "timeout": step.timeout,
     }
@@ -66,7 +67,8 @@ def render(step: StepBody, tctx: dict[str, Any]) -> Rendered:
         summary = f"WAIT {obj}{ns} for condition={p['condition']}"
     elif verb == "logs":
         tail = f" --tail={p['tail']}" if p["tail"] else ""
-        summary = f"LOGS {p['name']}{ns}" + (f" -c {p['container']}" if p["container"] else "") + tail
+        summary = (f"LOGS {p['name']}{ns}" + (f" -c {p['container']}" if p["container"] else "") + tail
+                   + (" -f" if p["follow"] else ""))
     elif verb == "exec":
         summary = f"EXEC {p['name']}{ns}" + (f" -c {p['container']}" if p["container"] else "") + " -- " + " ".join(command or [])
     elif verb == "list":
@@ -123,6 +125,11 @@ async def execute(r: Rendered, ctx: ActionContext) -> ActionResult:
         obj = await client.wait(kind, name, p["condition"], namespace=ns, timeout=p["timeout"] or ctx.timeout or 60)
         ctx.output("stdout", f"{kind}/{name} condition met: {p['condition']}")
         return ActionResult(data=obj, message=f"condition {p['condition']} met")
+    if verb == "logs" and p["follow"]:
+        # Each line shows as the container writes it; the result is the log as a plain read's.
+        res = await client.follow(name, namespace=ns, container=p["container"], tail=p["tail"], since=p["since"],
+                                  on_output=ctx.output)
+        return ActionResult(data={"lines": res.stdout.splitlines()}, stdout=res.stdout, truncated=res.truncated)
     if verb == "logs":
         text = await client.logs(name, namespace=ns, container=p["container"], tail=p["tail"], since=p["since"])
         lines = text.splitlines()

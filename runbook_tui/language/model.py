@@ -137,6 +137,8 @@ class StepBody(_Strict):
     container: str | None = None
     tail: int | None = None
     since: Duration | None = None
+    # logs: keep reading as the container writes (kubectl logs -f); the step ends with the container.
+    follow: bool = False
     command: list[str] | str | None = None
     label_selector: str | None = None
     local: str | None = None

@@ -42,6 +42,7 @@ K8S_EXTRA = (
     "container",
     "tail",
     "since",
+    "follow",
     "command",
     "label_selector",
 )
@@ -53,7 +54,7 @@ K8S_TAKES: dict[str, tuple[str, ...]] = {
     "delete": (),
     "job-from-cronjob": ("cronjob",),
     "wait": ("condition",),
-    "logs": ("container", "tail", "since", "label_selector"),
+    "logs": ("container", "tail", "since", "follow", "label_selector"),
     "exec": ("container", "command"),
 }
 K8S_NEEDS: dict[str, tuple[str, ...]] = {
@@ -84,6 +85,7 @@ NOT_TEMPLATES = frozenset(
         "timeout",
         "since",
         "tail",
+        "follow",
         "undo",
         "foreach",
     }

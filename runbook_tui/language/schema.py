@@ -62,6 +62,7 @@ DESCRIPTIONS: dict[str, str] = {
     "container": "logs, exec: the container (default: the pod's only one).",
     "tail": "logs: only this many last lines.",
     "since": "logs: only lines newer than this duration.",
+    "follow": "logs: show each line as the container writes it and end when the container ends (kubectl logs -f).",
     "command": "exec: the command, as a list (no shell) or a string run by sh -c.",
     "label_selector": "get, list, wait: select objects by label (app=mail,tier=edge).",
     "cwd": "local: the folder to run in (default: the current one).",

@@ -29,6 +29,7 @@ from runbook_tui.transports.kube.config import (
     read_kubeconfig,
 )
 from runbook_tui.transports.kube.errors import api_error, translate
+from runbook_tui.transports.kube.log_follow import LogStream, follow_logs
 from runbook_tui.transports.kube.pod_cache import PodCache
 from runbook_tui.transports.kube.pods import exec_in_pod, read_logs, selector_string
 from runbook_tui.transports.kube.threads import in_thread, load_client
@@ -347,6 +348,26 @@ class KubeClient:
             return read_logs(self, name, ns, container, tail, since)
 
         return await self._run(call, kind="Pod", namespace=ns, name=name)
+
+    async def follow(self, name: str, *, namespace: str | None = None, container: str | None = None,
+                     tail: int | None = None, since: float | None = None,
+                     on_output: OutputCallback | None = None) -> CommandResult:
+        """``logs -f``: lines reach ``on_output`` as the container writes them; returns when it
+        ends. Cancelling shuts the open response down, so the worker thread is free at once."""
+        ns = namespace or self.namespace
+        loop = asyncio.get_running_loop()
+
+        def emit(line: str) -> None:
+            if on_output is not None:
+                loop.call_soon_threadsafe(on_output, "stdout", line)
+
+        stream = LogStream(emit)
+        try:
+            return await self._run(lambda cancel: follow_logs(self, name, ns, container, tail, since, cancel, stream),
+                                   kind="Pod", namespace=ns, name=name)
+        except asyncio.CancelledError:
+            stream.close()
+            raise
 
     async def exec(self, name: str, command: builtins.list[str], *, namespace: str | None = None,
                    container: str | None = None, on_output: OutputCallback | None = None,

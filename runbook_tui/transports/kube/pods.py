@@ -1,6 +1,6 @@
 """Pods as kubectl finds them: the pod behind ``job/NAME`` or ``deployment/NAME`` (kubectl's
-choice among a controller's pods), its default container, its logs, and exec with output
-streamed line by line. The functions taking a client run in its worker thread."""
+choice among a controller's pods), its default container, its logs (followed: log_follow.py),
+and exec with output streamed line by line. The functions taking a client run in its worker thread."""
 
 from __future__ import annotations
 
@@ -83,14 +83,20 @@ def default_container(pod: dict, container: str | None) -> str | None:
     return containers[0].get("name") if containers else None
 
 
-def read_logs(client: KubeClient, name: str, ns: str, container: str | None, tail: int | None,
-              since: float | None) -> str:
-    """What ``KubeClient.logs`` runs in its worker thread: the pod's log as text."""
+def log_query(tail: int | None, since: float | None) -> list[tuple[str, Any]]:
+    """``--tail`` and ``--since`` as the query of a pods/log GET."""
     query: list[tuple[str, Any]] = []
     if tail is not None:
         query.append(("tailLines", int(tail)))
     if since is not None:
         query.append(("sinceSeconds", max(1, int(since))))
+    return query
+
+
+def read_logs(client: KubeClient, name: str, ns: str, container: str | None, tail: int | None,
+              since: float | None) -> str:
+    """What ``KubeClient.logs`` runs in its worker thread: the pod's log as text."""
+    query = log_query(tail, since)
     res = client.resource("Pod", "v1")
 
     def read(pod: dict) -> str:
