@@ -86,11 +86,12 @@ def follow_logs(client: KubeClient, target: str, ns: str, container: str | None,
         path = f"/api/v1/namespaces/{quote(ns)}/pods/{quote(pod_name)}/log"
         while True:
             try:
-                # No read timeout: a quiet container is not a dead one. The step's timeout
-                # (and cancel) end a follow through ``LogStream.close``.
+                # The client hands back urllib3's response unread (its transport never preloads
+                # a body), once the headers are in. No read timeout: a quiet container is not a
+                # dead one; the step's timeout and cancel end a follow through ``LogStream.close``.
                 return client.guard(lambda: client.dyn.request(
                     "get", path, query_params=params, header_params={"Accept": "text/plain, */*"},
-                    serialize=False, _preload_content=False, _request_timeout=(REQUEST_TIMEOUT[0], None),
+                    serialize=False, _request_timeout=(REQUEST_TIMEOUT[0], None),
                 ), res, ns, pod_name)
             except KubeError as err:
                 reason = next((r for r in STARTING if f"is waiting to start: {r}" in str(err)), None)
