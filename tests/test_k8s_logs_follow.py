@@ -203,6 +203,25 @@ async def test_kubectl_logs_follow_prints_as_the_pod_writes_and_exits_with_it(la
     assert (await lab_kubectl(lab, "logs", "job/probe-k"))[:2] == (0, followed)
 
 
+async def test_kubectl_follows_the_running_mailserver_until_the_lab_stops(tmp_path: Path) -> None:
+    lab = await Lab(tmp_path / "lab").start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            kubectl_path(), "--kubeconfig", str(lab.kubeconfig_path), "-n", NS, "logs", "-f", "--tail=2",
+            "deployment/mailserver", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(lab.dir), "KUBECACHEDIR": str(lab.dir / "kc")})
+        assert proc.stdout is not None
+        lines = [await asyncio.wait_for(proc.stdout.readline(), 10) for _ in range(2)]
+        assert all(b" mail postfix/" in line or b" mail dovecot:" in line for line in lines), lines
+        await asyncio.sleep(0.6)
+        assert proc.returncode is None  # the container runs on: so does its follow
+    finally:
+        started = time.monotonic()
+        await lab.stop()
+    assert time.monotonic() - started < 0.5  # an open follow does not hold the lab's stop (aiohttp would wait 1 s)
+    assert await asyncio.wait_for(proc.wait(), 5) == 0  # the stream ended cleanly, as at a pod's end
+
+
 # --- the procedure language ------------------------------------------------------------------
 
 
