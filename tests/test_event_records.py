@@ -76,3 +76,19 @@ def test_output_lines_read_back_as_said(tmp_path: Path) -> None:
     assert raw.isascii()  # escaped as json.dumps does: a character is a byte, the caps count bytes
     assert [(e["run_id"], e["step_id"], e["stream"], e["text"], e["ts"]) for e in read_events(journal.path)] == [
         ("run-é", 'st"ep', "stderr", text, 1.5) for text in texts]
+
+
+def test_a_masked_event_is_the_event_with_its_fields_masked_and_the_original_untouched() -> None:
+    from runbook_tui.engine.redact import MASK, Redactor
+
+    redactor = Redactor(["hunter2"])
+    result = {"stdout": "pw hunter2\n", "data": {"hunter2": ["x hunter2", 2]}, "status": "ok"}
+    finished = ev.StepFinished(step_id="look", status="ok", message="said hunter2", result=result,
+                               run_id="run-hunter2", seq=7, ts=12.5)
+    masked = redactor.event(finished)
+    assert type(masked) is ev.StepFinished and masked is not finished
+    assert masked == dataclasses.replace(  # what the redactor made before, field by field
+        finished, message=f"said {MASK}", step_id="look",
+        result={"stdout": f"pw {MASK}\n", "data": {MASK: [f"x {MASK}", 2]}, "status": "ok"})
+    assert (masked.run_id, masked.seq, masked.ts) == ("run-hunter2", 7, 12.5)  # the record's keys as they were
+    assert finished.message == "said hunter2" and result["stdout"] == "pw hunter2\n"  # templates still see it

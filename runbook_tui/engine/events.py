@@ -30,16 +30,21 @@ class Event:
         """The event as JSON-ready data. Shallow: every field holds plain data already (dicts,
         lists, scalars), which ``dataclasses.asdict`` would only deep-copy, at a cost per line
         the journal writes. Callers serialise it at once; they do not keep or change it."""
-        names = _FIELD_NAMES.get(type(self))
-        if names is None:
-            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in dataclasses.fields(self))
         data: dict[str, Any] = {"event": self.kind}
-        for name in names:
+        for name in field_names(type(self)):
             data[name] = getattr(self, name)
         return data
 
 
-_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}  # an event class -> its fields' names, in order
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type[Event]) -> tuple[str, ...]:
+    """An event class's fields' names, in order (``dataclasses.fields`` builds them per call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 @dataclass(kw_only=True)
@@ -172,5 +177,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
 def event_from_dict(data: dict[str, Any]) -> Event:
     data = dict(data)
     cls = EVENT_TYPES[data.pop("event")]
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = field_names(cls)
     return cls(**{k: v for k, v in data.items() if k in names})

@@ -7,11 +7,12 @@ values: only the target receives them.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import shlex
 from collections.abc import Iterable
 from typing import Any
+
+from runbook_tui.engine.events import field_names
 
 MASK = "***"
 _KEEP = frozenset({"run_id", "seq", "ts"})
@@ -51,9 +52,15 @@ class Redactor:
         return value
 
     def event(self, event: Any) -> Any:
-        changes = {f.name: self.value(getattr(event, f.name)) for f in dataclasses.fields(event)
-                   if f.name not in _KEEP}
-        return dataclasses.replace(event, **changes)
+        """A copy of EVENT with every field masked (the engine's own stays as it was). Made as
+        ``dataclasses.replace`` would, without calling ``__init__`` again: floods pass here."""
+        masked = object.__new__(type(event))
+        state = vars(masked)
+        state.update(vars(event))
+        for name in field_names(type(event)):
+            if name not in _KEEP:
+                state[name] = self.value(state[name])
+        return masked
 
 
 def digest_only(result: dict[str, Any]) -> dict[str, Any]:
