@@ -84,8 +84,9 @@ class JobController:
                                               "state": {"running": {"startedAt": now()}}}
                                              for c in (template.get("spec") or {}).get("containers", [])]},
         })
-        # The probe says what it sends as it starts, as the real one does; the rest of its log
-        # (and any other container's) comes when it ends. ``logs -f`` sees that order.
+        # assumption: the probe logs its send line as it starts (its lines are stamped in that
+        # order); the rest of its log, and any other container's, comes when it ends.
+        # ``logs -f`` sees that order.
         started_at = time.time()
         probes = any(_is_probe(c) for c in (template.get("spec") or {}).get("containers") or [])
         self.logs[pod_name] = self.probe_start(started_at) if probes else ""
