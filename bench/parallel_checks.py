@@ -6,7 +6,9 @@ cluster through the API (get, list, exec, logs). Each kind of check runs alone, 
 them (the kinds in turn) run as one procedure whose steps need nothing of each other, at a
 concurrency of 50 (the engine's default is 8). Every run is the Python entry's: a workspace on
 the lab's inventory, an engine, a journal (unless --no-journal), fresh connections. Prints
-medians and the ratio next to the goal; then the same on a lab with latency.
+medians and the ratio next to the goal, and the CPU the fifty-check runs cost per check: this
+process's (time.process_time, every thread) and the lab process's (utime + stime from
+/proc/PID/stat, in clock ticks); then the same on a lab with latency.
 
     .venv/bin/python bench/parallel_checks.py [--rounds 5] [--checks 50] [--latency 0.05] [--no-journal]
 """
@@ -41,6 +43,15 @@ CHECKS = {
     "logs-tail": (K8S.format(verb="logs") + "    name: \"deployment/{{ vars.deployment }}\"\n"
                   "    container: \"{{ vars.container }}\"\n    tail: 20\n"),
 }
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU the process PID has used so far (utime + stime); None where /proc has no answer."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # fields 14, 15 of proc(5)
 
 
 def procedure(pid: str, kinds: list[str]) -> str:
@@ -88,10 +99,19 @@ async def bench(latency: float, rounds: int, checks: int, journal: bool) -> floa
             await timed_run(inventory, folder, "many", checks, journal)
             alone: dict[str, list[float]] = {kind: [] for kind in kinds}
             together: list[float] = []
+            client_cpu = 0.0  # over the fifty-check runs only
+            lab_cpu: float | None = 0.0  # None: /proc does not say
             for _ in range(rounds):  # alternating: every single kind, then all of them at once
                 for kind in kinds:
                     alone[kind].append(await timed_run(inventory, folder, f"one-{kind}", 1, journal))
+                client, lab_before = time.process_time(), cpu_seconds(lab.proc.pid)
                 together.append(await timed_run(inventory, folder, "many", checks, journal))
+                lab_after = cpu_seconds(lab.proc.pid)
+                client_cpu += time.process_time() - client
+                if lab_cpu is not None and lab_before is not None and lab_after is not None:
+                    lab_cpu += lab_after - lab_before
+                else:
+                    lab_cpu = None
         finally:
             lab.stop()
     medians = {kind: statistics.median(times) for kind, times in alone.items()}
@@ -107,6 +127,9 @@ async def bench(latency: float, rounds: int, checks: int, journal: bool) -> floa
     print(f"  all {checks} at once, median          {med_all * 1000:7.0f} ms")
     verdict = "met" if ratio <= GOAL else "NOT met"
     print(f"  ratio all / slowest ({slowest})  {ratio:6.2f} x   goal <= {GOAL:.1f}x  {verdict}")
+    per_check = 1000 / (rounds * checks)
+    lab_said = f"{lab_cpu * per_check:5.2f} ms" if lab_cpu is not None else "  n/a"
+    print(f"  CPU per check, all {checks} at once     client {client_cpu * per_check:5.2f} ms   lab {lab_said}")
     return ratio
 
 
