@@ -114,7 +114,8 @@ class Engine(Scheduling, StepExecution, Gating, Undo, Calls):
         return event
 
     def _loc(self, step: StepBody) -> str | None:
-        return str(step.loc) if step.loc else None
+        loc = step.loc  # a pydantic private attribute: read once, it is several calls
+        return str(loc) if loc else None
 
     def _sid(self, step_id: str) -> str:
         return f"{self.prefix}{step_id}"
