@@ -104,7 +104,7 @@ class Action(Protocol):
 
 Render = Callable[["StepBody", dict[str, Any]], Rendered]
 Execute = Callable[[Rendered, ActionContext], Awaitable[ActionResult]]
-Preview = Callable[[Rendered, ActionContext], Awaitable[str]]
+Preview = Callable[[Rendered, ActionContext], Awaitable[str | None]]
 Settle = Callable[[Rendered, ActionContext, ActionResult, float], Awaitable[bool]]
 
 

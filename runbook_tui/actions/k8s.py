@@ -163,4 +163,17 @@ async def _settle(r: Rendered, ctx: ActionContext, last: ActionResult, delay: fl
                                 resource_version=version, timeout=delay)
 
 
-ACTION = ModuleAction("k8s", render, execute, slack=_wait_slack, settle_fn=_settle)
+async def _preview(r: Rendered, ctx: ActionContext) -> str | None:
+    """A Job from a CronJob: the containers and commands it will run, read from the CronJob now
+    (the Job created, if approved, is this one)."""
+    p = r.params
+    if p["verb"] != "job-from-cronjob" or r.target is None:
+        return None
+    from runbook_tui.transports.kube.jobs import describe
+
+    ctx.transports.check(r.target, "kubernetes")
+    client = ctx.transports.kube.client(r.target)
+    return describe(await client.plan_job_from_cronjob(p["cronjob"], p["name"], namespace=p["namespace"]))
+
+
+ACTION = ModuleAction("k8s", render, execute, preview_fn=_preview, slack=_wait_slack, settle_fn=_settle)

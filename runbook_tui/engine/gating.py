@@ -136,34 +136,35 @@ class Gating:
             root.emit(ev.Notice(text=f"{root._lock_lost} before the run ended; {self._changes_so_far()}",
                                 level="warning"))
 
-    async def _take_change_lock(self: Engine) -> None:
-        """Before the first change: one run at a time changes these targets."""
+    async def _take_change_lock(self: Engine) -> bool:
+        """Before the first change: one run at a time changes these targets. True when it had
+        to wait for another run to finish first."""
         root = self.root
         lock = root.options.change_lock
         if lock is None or root._locked:
-            return
+            return False
         holder = Holder(self.operator, os.getpid(), time.time(), root.run_id)
 
         def say(text: str) -> None:
             self.emit(ev.Notice(text=text, level="info"))
 
+        waited = False
         try:
             notes = await lock.acquire(holder, wait=False, say=say)
         except LockHeld as held:
             if not root.options.wait_for_lock:
                 raise Stop("refused", f"{held} Nothing was changed; try again when it is done, or add --wait.") from None
             self.emit(ev.Notice(text=f"{held} Waiting for it to finish…", level="info"))
-            notes = await lock.acquire(holder, wait=True, say=say)
+            notes, waited = await lock.acquire(holder, wait=True, say=say), True
         root._locked = True
         for note in notes:
             self.emit(ev.Notice(text=note))
+        return waited
 
     async def _plan_gate(self: Engine, first: Step) -> None:
         self._plan_asked = True
         self._check_record(f"step {first.id}")
-        await self._take_change_lock()
         context = self.context()
-        self._check_local_files(context)
         listed, not_run = [], []
         for step in self.procedure.steps:
             if not step.is_mutating or self.statuses.get(step.id) in OK_STATUSES:
@@ -172,8 +173,26 @@ class Gating:
                 not_run.append(step.id)  # skipped when it comes: not a change this run makes
                 continue
             listed.append(step)
-        # Each step's preview may read its target (a diff): read them all at once, listed in order.
-        details = list(await asyncio.gather(*(self._what_runs(step, context, label=True) for step in listed)))
+
+        async def previews() -> list[str]:
+            # Each step's preview may read its target (a diff): all at once, listed in order.
+            return list(await asyncio.gather(*(self._what_runs(step, context, label=True) for step in listed)))
+
+        # The previews are reads: made while the change lock is taken, not after it, unless
+        # taking it meant waiting for another run (which may have changed what they show).
+        reading = asyncio.ensure_future(previews())
+        try:
+            waited = await self._take_change_lock()
+            self._check_local_files(context)
+        except BaseException:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+            raise
+        if waited:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+            reading = asyncio.ensure_future(previews())
+        details = await reading
         skipped = (f" Not listed: {', '.join(not_run)} (its `when` is false now, so it will be skipped)."
                    if not_run else "")
         answer = await self.ask(

@@ -83,6 +83,7 @@ class KubeClient:
         self.pods = PodCache()  # controllers' pods, resolved once per run (pod_cache.py)
         self._watch_refused = False  # the API answered a watch with an HTTP error: poll instead
         self._seen: dict[tuple[str, str, str], tuple[float, dict]] = {}  # changed() -> the next get
+        self._planned: dict[tuple[str, str], dict] = {}  # (namespace, name) -> the Job a gate showed
 
     # --- connecting ----------------------------------------------------------------------------
 
@@ -269,10 +270,21 @@ class KubeClient:
 
         return await self._run(call, kind=kind, namespace=namespace or self.namespace, name=name)
 
-    async def job_from_cronjob(self, cronjob: str, job_name: str, *, namespace: str | None = None) -> dict:
-        """What ``kubectl create job NAME --from=cronjob/CRONJOB`` sends."""
+    async def plan_job_from_cronjob(self, cronjob: str, job_name: str, *, namespace: str | None = None) -> dict:
+        """The Job ``job_from_cronjob`` would create, read now for a gate to show: approved, it
+        is the one created (so a gate costs no second read of the CronJob)."""
         cj = await self.get("CronJob", cronjob, namespace=namespace, api_version="batch/v1")
         job = jobs.job_from_cronjob(cj, job_name, namespace or self.namespace)
+        self._planned[(namespace or self.namespace, job_name)] = job
+        return job
+
+    async def job_from_cronjob(self, cronjob: str, job_name: str, *, namespace: str | None = None) -> dict:
+        """What ``kubectl create job NAME --from=cronjob/CRONJOB`` sends: the Job last shown at a
+        gate for this name (``plan_job_from_cronjob``), else one made from the CronJob now."""
+        job = self._planned.pop((namespace or self.namespace, job_name), None)
+        if job is None or jobs.made_from(job) != cronjob:
+            job = await self.plan_job_from_cronjob(cronjob, job_name, namespace=namespace)
+            self._planned.pop((namespace or self.namespace, job_name), None)
 
         def call(cancel: threading.Event) -> dict:
             res = self.resource("Job", "batch/v1")
