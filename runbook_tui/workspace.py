@@ -214,10 +214,9 @@ def _load_clients_soon(inv: Inventory) -> None:
     from runbook_tui.transports.kube.threads import CLIENT_MODULES
 
     targets = inv.targets.values()
-    # The Kubernetes client first, with the Lease's API: a run that changes things asks the
-    # cluster for its Lease before anything else.
-    kube = (*CLIENT_MODULES, "kubernetes.client.api.coordination_v1_api")
-    load_soon([names for names, needed in ((kube, any(t.kubernetes for t in targets)),
+    # The Kubernetes client first: a run that changes things asks the cluster for its Lease
+    # before anything else.
+    load_soon([names for names, needed in ((CLIENT_MODULES, any(t.kubernetes for t in targets)),
                                            (("asyncssh",), any(t.ssh for t in targets))) if needed])
 
 

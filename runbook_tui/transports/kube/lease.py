@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from runbook_tui.errors import KubeError
 from runbook_tui.language.inventory import KubeTarget
@@ -120,10 +121,11 @@ class ClusterLease:
 
     # --- reading --------------------------------------------------------------------------------
 
-    def _coordination(self) -> Any:
+    def _request(self, method: str, body: dict | None = None, *, create: bool = False) -> dict:
+        """One request about the Lease through the official client's transport, as JSON: the
+        typed CoordinationV1Api would cost ~25 ms of importing and its models' building on the
+        way to a run's first change. Raises the client's ApiException as the typed API does."""
         load_client()
-        from kubernetes.client import CoordinationV1Api
-
         if self._api is None:
             if self._config_error:
                 raise LeaseUnavailable(self._config_error)
@@ -131,7 +133,15 @@ class ClusterLease:
                 self._api = new_api_client(self.path, self.context, in_cluster=self.in_cluster)
             except KubeError as err:
                 raise LeaseUnavailable(str(err)) from None
-        return CoordinationV1Api(self._api)
+        api = self._api
+        path = f"/apis/coordination.k8s.io/v1/namespaces/{quote(self.namespace)}/leases"
+        headers = {"Accept": "application/json", **({"Content-Type": "application/json"} if body else {})}
+        request = api.param_serialize(method=method, resource_path=path if create else f"{path}/{quote(self.name)}",
+                                      header_params=headers, body=body, auth_settings=["BearerToken"])
+        response = api.call_api(*request, _request_timeout=TIMEOUT)
+        response.read()
+        # Every status read as JSON, so an error carries the API's Status (reason, details).
+        return api.response_deserialize(response, {"2XX": "object", "4XX": "object", "5XX": "object"}).data or {}
 
     def read(self, *, remember_free: bool = True) -> LeaseState | None:
         """The Lease now, or None when it does not exist yet. Found free, it is remembered
@@ -139,25 +149,26 @@ class ClusterLease:
         load_client()
         from kubernetes.client.exceptions import ApiException
 
-        api = self._coordination()
         try:
-            lease = api.read_namespaced_lease(self.name, self.namespace, _request_timeout=TIMEOUT)
+            lease = self._request("GET")
         except ApiException as err:
             if err.status == 404 and _status_reason(err) == "NotFound" and _names_lease(err, self.name):
                 return None
             raise self._unavailable(err) from None
+        except LeaseUnavailable:
+            raise
         except Exception as err:
             raise self._unavailable(err) from None
-        spec = lease.spec
-        if remember_free and not (spec and spec.holder_identity):
+        spec = lease.get("spec") or {}
+        if remember_free and not spec.get("holderIdentity"):
             self._remember(lease)
         return LeaseState(
-            holder=(spec.holder_identity or "") if spec else "",
-            acquired=_aware(spec.acquire_time) if spec else None,
-            renewed=_aware(spec.renew_time) if spec else None,
-            seconds=(spec.lease_duration_seconds or self.seconds) if spec else self.seconds,
-            transitions=(spec.lease_transitions or 0) if spec else 0,
-            resource_version=lease.metadata.resource_version or "",
+            holder=spec.get("holderIdentity") or "",
+            acquired=_parsed(spec.get("acquireTime")),
+            renewed=_parsed(spec.get("renewTime")),
+            seconds=spec.get("leaseDurationSeconds") or self.seconds,
+            transitions=spec.get("leaseTransitions") or 0,
+            resource_version=(lease.get("metadata") or {}).get("resourceVersion") or "",
         )
 
     def watch(self, state: LeaseState) -> float:
@@ -268,7 +279,6 @@ class ClusterLease:
         load_client()
         from kubernetes.client.exceptions import ApiException
 
-        api = self._coordination()
         body: dict[str, Any] = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                                 "metadata": {"name": self.name, "namespace": self.namespace,
                                              "labels": {"app.kubernetes.io/managed-by": "runbook-tui"}},
@@ -276,34 +286,35 @@ class ClusterLease:
         self._mine = None
         try:
             if resource_version is None:
-                written = api.create_namespaced_lease(self.namespace, body, _request_timeout=TIMEOUT)
+                written = self._request("POST", body, create=True)
             else:
                 body["metadata"]["resourceVersion"] = resource_version
                 if uid:
                     body["metadata"]["uid"] = uid
-                written = api.replace_namespaced_lease(self.name, self.namespace, body, _request_timeout=TIMEOUT)
+                written = self._request("PUT", body)
         except ApiException as err:
             if err.status == 409:
                 return False  # another writer got there first (Conflict, or AlreadyExists)
             raise self._unavailable(err) from None
+        except LeaseUnavailable:
+            raise
         except Exception as err:
             raise self._unavailable(err) from None
-        version = getattr(getattr(written, "metadata", None), "resource_version", None)
+        version = (written.get("metadata") or {}).get("resourceVersion")
         if spec.get("holderIdentity") and version:
             self._mine = (spec["holderIdentity"], version, spec)
         elif not spec.get("holderIdentity"):
             self._remember(written)  # cleared: the next acquire takes it in one write
         return True
 
-    def _remember(self, lease: Any) -> None:
+    def _remember(self, lease: dict) -> None:
         """Keep a free Lease's resourceVersion for the next acquire (lease_memory.py)."""
-        meta, spec = getattr(lease, "metadata", None), getattr(lease, "spec", None)
-        version = getattr(meta, "resource_version", None)
+        meta, spec = lease.get("metadata") or {}, lease.get("spec") or {}
+        version = meta.get("resourceVersion")
         if not version:
             forget(self.key, self.name)
             return
-        transitions = getattr(spec, "lease_transitions", None) or 0
-        remember(self.key, self.name, FreeLease(version, getattr(meta, "uid", None) or "", transitions))
+        remember(self.key, self.name, FreeLease(version, meta.get("uid") or "", spec.get("leaseTransitions") or 0))
 
     def _unavailable(self, err: BaseException) -> LeaseUnavailable:
         sentence = str(translate(err, context=self.context, server=self.server, kind="lease",
@@ -397,10 +408,16 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(when: datetime | None) -> datetime | None:
-    if when is None:
+def _parsed(when: str | None) -> datetime | None:
+    """A metav1.MicroTime (``2026-11-30T21:00:00.123456Z``) as an aware datetime; None if absent
+    or not a time."""
+    if not when:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(when).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _micro(when: datetime) -> str:
