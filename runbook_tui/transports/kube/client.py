@@ -281,10 +281,9 @@ class KubeClient:
     async def job_from_cronjob(self, cronjob: str, job_name: str, *, namespace: str | None = None) -> dict:
         """What ``kubectl create job NAME --from=cronjob/CRONJOB`` sends: the Job last shown at a
         gate for this name (``plan_job_from_cronjob``), else one made from the CronJob now."""
-        job = self._planned.pop((namespace or self.namespace, job_name), None)
-        if job is None or jobs.made_from(job) != cronjob:
-            job = await self.plan_job_from_cronjob(cronjob, job_name, namespace=namespace)
-            self._planned.pop((namespace or self.namespace, job_name), None)
+        if jobs.made_from(self._planned.get((namespace or self.namespace, job_name)) or {}) != cronjob:
+            await self.plan_job_from_cronjob(cronjob, job_name, namespace=namespace)
+        job = self._planned.pop((namespace or self.namespace, job_name))
 
         def call(cancel: threading.Event) -> dict:
             res = self.resource("Job", "batch/v1")
