@@ -137,7 +137,11 @@ class RunState:
             self.dirty_run = True
         elif isinstance(event, ev.StepStarted):
             view = self.step(event.step_id)
-            view.status, view.started_at, view.elapsed = "running", self.clock(), None
+            # A later attempt of a step still running (a retry, an `until` look) goes on its
+            # clock: the step's time is all of its attempts', as the engine's duration is.
+            if not (event.attempt > 1 and view.status == "running" and view.started_at is not None):
+                view.started_at = self.clock()
+            view.status, view.elapsed = "running", None
             view.rendered, view.attempt, view.phase = event.rendered, event.attempt, event.phase
             view.target = event.target or view.target
             if event.step_id in self.running:
