@@ -120,9 +120,11 @@ async def _run_engine(engine) -> int:
     """Run with Ctrl+C handling: the first cancels cleanly (remote commands are stopped and the
     cancellation journaled); a second kills what still runs on the targets, at once, and exits
     (within 3 s); a third exits without waiting."""
+    from runbook_tui.importing import started
     from runbook_tui.transports.ssh.process import stop_all
 
     loop = asyncio.get_running_loop()
+    started("run")  # the start-up is through: collection resumes (or once the clients are in)
     task = asyncio.ensure_future(engine.run())
     presses = 0
 
@@ -226,11 +228,17 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from runbook_tui.importing import hold_collection, started
+
+    hold_collection("run")
+
     def run() -> int:
         try:
             return asyncio.run(_run(args))
         except RunbookError as exc:
             return _fail(exc)
+        finally:
+            started("run")  # also when the run never began
 
     # Until the run starts (and names its procedure), a procedure given as a file is labelled
     # by the file's name.
@@ -263,11 +271,17 @@ async def _resume(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from runbook_tui.importing import hold_collection, started
+
+    hold_collection("run")
+
     def run() -> int:
         try:
             return asyncio.run(_resume(args))
         except RunbookError as exc:
             return _fail(exc)
+        finally:
+            started("run")  # also when the run never began
 
     return _with_metrics(args, _resumed_procedure(args.run_id), run)
 
