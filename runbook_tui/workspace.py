@@ -211,13 +211,14 @@ class Workspace:
 
 def _load_clients_soon(inv: Inventory) -> None:
     from runbook_tui.importing import load_soon
-    from runbook_tui.transports.kube.threads import CLIENT_MODULES
+    from runbook_tui.transports.kube.threads import CLIENT_MODULES, CORE_MODULES
 
     targets = inv.targets.values()
     # The Kubernetes client first: a run that changes things asks the cluster for its Lease
     # before anything else.
-    load_soon([names for names, needed in ((CLIENT_MODULES, any(t.kubernetes for t in targets)),
-                                           (("asyncssh",), any(t.ssh for t in targets))) if needed])
+    kube, ssh = any(t.kubernetes for t in targets), any(t.ssh for t in targets)
+    load_soon([names for names, needed in ((CORE_MODULES, kube), (CLIENT_MODULES, kube), (("asyncssh",), ssh))
+               if needed])
 
 
 def _override_kube(inv: Inventory, context: str | None, namespace: str | None) -> None:

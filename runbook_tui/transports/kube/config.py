@@ -16,7 +16,7 @@ import yaml
 
 from runbook_tui.errors import KubeError
 from runbook_tui.language.inventory import KubeTarget
-from runbook_tui.transports.kube.threads import load_client
+from runbook_tui.transports.kube.threads import load_core
 
 # (connect, read) seconds for ordinary requests: an unroutable address fails in 10 s, not 2 min.
 REQUEST_TIMEOUT = (10, 60)
@@ -43,7 +43,7 @@ def _service_account_dir() -> str | None:
     # package costs a tenth of a second of start-up that a kubeconfig read does not need.
     if not (os.environ.get("KUBERNETES_SERVICE_HOST") and os.environ.get("KUBERNETES_SERVICE_PORT")):
         return None
-    load_client()
+    load_core()
     from kubernetes.config import incluster_config as ic
 
     if not os.path.isfile(ic.SERVICE_TOKEN_FILENAME):
@@ -139,7 +139,7 @@ def read_kubeconfig(name: str, target: KubeTarget, path: str) -> ClusterChoice:
 
 def in_cluster_configuration() -> Any:
     """The official client's ``Configuration`` for the pod's service account."""
-    load_client()
+    load_core()
     from kubernetes import config as kconfig
     from kubernetes.client import Configuration
     from kubernetes.config.config_exception import ConfigException
@@ -156,7 +156,7 @@ def in_cluster_configuration() -> Any:
 def new_api_client(path: str, context: str, *, in_cluster: bool = False) -> Any:
     """The official client's ``ApiClient`` for ``context`` of the kubeconfig at ``path`` (files
     separated by ``:`` are merged), or for the pod's service account when ``in_cluster``."""
-    load_client()
+    load_core()
     from kubernetes import config as kconfig
     from kubernetes.client import ApiClient, Configuration
     from kubernetes.config.config_exception import ConfigException

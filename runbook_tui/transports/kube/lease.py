@@ -34,7 +34,7 @@ from runbook_tui.language.inventory import KubeTarget
 from runbook_tui.transports.kube.config import kubeconfig_path, new_api_client, read_kubeconfig
 from runbook_tui.transports.kube.errors import translate
 from runbook_tui.transports.kube.lease_memory import FreeLease, forget, remember, take
-from runbook_tui.transports.kube.threads import load_client
+from runbook_tui.transports.kube.threads import load_core
 
 LEASE_NAME = "runbook-tui"
 DEFAULT_SECONDS = 30
@@ -125,7 +125,7 @@ class ClusterLease:
         """One request about the Lease through the official client's transport, as JSON: the
         typed CoordinationV1Api would cost ~25 ms of importing and its models' building on the
         way to a run's first change. Raises the client's ApiException as the typed API does."""
-        load_client()
+        load_core()
         if self._api is None:
             if self._config_error:
                 raise LeaseUnavailable(self._config_error)
@@ -146,7 +146,7 @@ class ClusterLease:
     def read(self, *, remember_free: bool = True) -> LeaseState | None:
         """The Lease now, or None when it does not exist yet. Found free, it is remembered
         for the next acquire (unless the caller is about to write it anyway)."""
-        load_client()
+        load_core()
         from kubernetes.client.exceptions import ApiException
 
         try:
@@ -276,7 +276,7 @@ class ClusterLease:
     def _write(self, resource_version: str | None, spec: dict, *, uid: str = "") -> bool:
         """Create (no resourceVersion) or replace the Lease; False on a conflict (re-read).
         A UID makes the API refuse the write (409) to a Lease deleted and created anew."""
-        load_client()
+        load_core()
         from kubernetes.client.exceptions import ApiException
 
         body: dict[str, Any] = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",

@@ -39,11 +39,19 @@ async def in_thread(fn: Callable[..., T], *args: object) -> T:
     return await asyncio.get_running_loop().run_in_executor(pool(), call)
 
 
-CLIENT_MODULES = ("kubernetes.client", "kubernetes.client.exceptions", "kubernetes.config", "kubernetes.dynamic",
-                  "kubernetes.stream.ws_client", "kubernetes.watch")
+# What a request needs: the API client, its errors, the kubeconfig loader. The rest serves the
+# dynamic client, exec and watches; the team Lease, a run's first request, waits for none of it.
+CORE_MODULES = ("kubernetes.client", "kubernetes.client.exceptions", "kubernetes.config")
+CLIENT_MODULES = (*CORE_MODULES, "kubernetes.dynamic", "kubernetes.stream.ws_client", "kubernetes.watch")
 
 
 def load_client() -> None:
     """Import the official client's packages once, one thread at a time (runbook_tui.importing).
-    Every lazy ``from kubernetes ...`` in this package comes after a call to this."""
+    Every lazy ``from kubernetes ...`` in this package comes after a call to this, or to
+    ``load_core`` where only the core's modules are imported."""
     load(*CLIENT_MODULES)
+
+
+def load_core() -> None:
+    """``load_client`` for the core alone (CORE_MODULES)."""
+    load(*CORE_MODULES)
