@@ -2,7 +2,8 @@
 threads so the event loop keeps turning, and one at a time: their modules import each other in
 cycles, and two threads importing different ones first can end in Python's _DeadlockError or a
 half-initialised module. One lock for all of them, since they share dependencies (cryptography,
-urllib3) and an import is CPU-bound anyway: nothing is lost by taking turns."""
+urllib3) and an import is CPU-bound anyway: nothing is lost by taking turns. Also what a run's
+start-up asks of the garbage collector while it imports (``hold_collection``)."""
 
 from __future__ import annotations
 
