@@ -53,7 +53,9 @@ def load_soon(groups: Sequence[Sequence[str]]) -> None:
     from its inventory which clients it will need well before its first step asks: imported
     meanwhile, they fill the moments the run spends waiting (a server's answer, the procedures
     being read) instead of standing in front of its first request. A group that fails to import
-    is left for ``load`` to raise where it is needed; a daemon, so it never holds up an exit."""
+    is left for ``load`` to raise where it is needed. Not a daemon: one stopped by the exit in the
+    middle of an extension's import aborts the process ("FATAL: exception not rethrown"), so a
+    run that ends at once (a refused gate) waits the rest of the imports out."""
     if not groups:
         return
     holding("clients")
@@ -68,7 +70,7 @@ def load_soon(groups: Sequence[Sequence[str]]) -> None:
         finally:
             started("clients")
 
-    threading.Thread(target=run, name="load-soon", daemon=True).start()
+    threading.Thread(target=run, name="load-soon").start()
 
 
 # Start-up builds hundreds of thousands of objects (modules, classes, schemas) and frees next to

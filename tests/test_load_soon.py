@@ -103,3 +103,25 @@ def test_a_thread_waiting_for_a_client_does_not_wait_for_the_next_one(tmp_path: 
     done = subprocess.run([sys.executable, "-c", FAIRNESS, str(tmp_path)], capture_output=True, text=True, timeout=60)
     waited, second_done = done.stdout.split()
     assert float(waited) < 1.0 and second_done == "False", done.stdout + done.stderr
+
+
+def test_a_run_that_ends_at_once_exits_cleanly_while_the_clients_import(tmp_path: Path) -> None:
+    """A run refused at once (a typed gate without --confirm: exit 3) ends while the background
+    thread is still inside the clients' imports. A daemon thread stopped there by the exit
+    aborted the process about once in thirty (exit 134, "FATAL: exception not rethrown"); forty
+    runs catch that most of the time."""
+    (tmp_path / "procedures").mkdir()
+    (tmp_path / "procedures" / "typed.yaml").write_text(
+        "id: typed\ntitle: A typed gate\nsteps:\n  - id: change\n    local: 'true'\n"
+        "    confirm: {text: 'Change?', typed: 'do it'}\n", encoding="utf-8")
+    inventory = _inventory(tmp_path, KUBE + SSH)
+    argv = [sys.executable, "-m", "runbook_tui", "--procedures", str(tmp_path / "procedures"),
+            "--inventory", str(inventory), "run", "typed", "--yes", "--quiet"]
+    env = {"RUNBOOK_TUI_STATE_DIR": str(tmp_path / "state"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    codes = []
+    for _ in range(40):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+        assert "FATAL" not in done.stderr, done.stderr
+        codes.append(done.returncode)
+    assert set(codes) == {3}, codes
