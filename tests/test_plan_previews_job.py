@@ -67,6 +67,9 @@ async def test_the_plan_shows_the_job_and_the_job_created_is_the_one_shown(tmp_p
         assert report.outcome == "succeeded", report.message
         plan = next(r for r in gates.asked if r.kind == "plan")
         shown = "\n".join(plan.details)
+        # probe-delete's `when: probe is defined` reads what probe-create registers: it is listed
+        # as a change to come, not called skipped because probe-create has not run yet.
+        assert "Not listed" not in plan.text and any(d.startswith("probe-delete on cluster") for d in plan.details)
         assert f"from cronjob/{CRONJOB}:" in shown and "/scripts/roundtrip.py" in shown, shown
         (shown_image,) = {line.split(": ")[1] for line in shown.splitlines() if line.strip().startswith("container ")}
         assert "edited-after-the-gate" not in shown_image

@@ -15,7 +15,7 @@ from runbook_tui.engine.locks import Holder, LockHeld
 from runbook_tui.engine.options import OK_STATUSES, Stop
 from runbook_tui.errors import RunbookError
 from runbook_tui.language.model import Step, StepBody
-from runbook_tui.language.templating import TemplateProblem, evaluate, render_text
+from runbook_tui.language.templating import TemplateProblem, evaluate, names_in, render_text
 
 if TYPE_CHECKING:
     from runbook_tui.engine.runner import Engine
@@ -205,8 +205,12 @@ class Gating:
             raise Stop("refused", "the plan was not approved: nothing was changed")
 
     def _when_false(self: Engine, step: Step, context: dict[str, Any]) -> bool:
-        """True when the step's ``when`` can be told now and is false (it will be skipped)."""
+        """True when the step's ``when`` can be told now and is false (it will be skipped). One
+        that reads what a step still to run registers is told later (``probe is defined``)."""
         if step.when is None:
+            return False
+        later = {s.register_ for s in self.procedure.steps if s.register_ and self.statuses.get(s.id) not in OK_STATUSES}
+        if later & names_in(str(step.when)):
             return False
         try:
             return not evaluate(step.when, context)

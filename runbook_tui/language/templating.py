@@ -30,7 +30,7 @@ from functools import cache, lru_cache
 from types import CodeType
 from typing import Any, TypeVar
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.environment import TemplateExpression
 from jinja2.parser import Parser
@@ -285,6 +285,17 @@ def _expression_code(env: ImmutableSandboxedEnvironment, source: str) -> CodeTyp
         env.handle_exception(source=source)
     body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
     return env.compile(nodes.Template(body, lineno=1))
+
+
+@lru_cache(maxsize=1024)
+def names_in(expression: str) -> frozenset[str]:
+    """The variables a guard (``{{ expr }}`` or a bare ``expr``) reads; none when it cannot be read."""
+    source = expression.strip()
+    try:
+        return frozenset(meta.find_undeclared_variables(_env(False).parse(
+            source if is_template(source) else "{{ " + source + " }}")))
+    except (TemplateError, RecursionError):
+        return frozenset()
 
 
 def evaluate(expression: Any, context: dict[str, Any], *, truth: bool = True) -> Any:
