@@ -8,6 +8,8 @@ home screen paints at once.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -88,6 +90,7 @@ class RunbookApp(App[int]):
         self._quitting = False  # waiting for the runs to stop, then exiting
         self._exiting = False
         self._quit_question: Any = None  # the "a step is running" modal, while it is open
+        self._terminal_lost = False
         self.router = Router(self)
 
     # ------------------------------------------------------------- lifecycle
@@ -98,6 +101,20 @@ class RunbookApp(App[int]):
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.call_after_refresh(self.open_workspace)  # after the first frame is on screen
+        if _on_a_terminal(self):
+            self.set_interval(TERMINAL_CHECK, self._check_terminal)
+
+    def _check_terminal(self) -> None:
+        """The terminal is gone without a hangup signal reaching us (a wrapper such as make kept
+        it, or a window closed): nobody can answer a gate any more, and Textual's input thread
+        reads the closed terminal in a loop, a core's worth of CPU for ever. What runs is
+        cancelled (its commands stopped, the journal told) and the TUI quits; a cleanup gate no
+        one can answer does not keep it past TERMINAL_GRACE."""
+        if self._terminal_lost or _stdin_is_terminal():
+            return
+        self._terminal_lost = True
+        self.quit_when_stopped(cancel=True)
+        self.set_timer(TERMINAL_GRACE, lambda: self.exit(1))
 
     def _remember_theme(self, theme: Any) -> None:
         if (problem := save({"theme": theme.name}, self.preferences)) is not None:
@@ -246,3 +263,20 @@ class RunbookApp(App[int]):
 
     def show_runs(self) -> None:
         self.router.show_runs()
+
+
+TERMINAL_CHECK = 1.0  # seconds between looks at the terminal
+TERMINAL_GRACE = 30.0  # seconds a cancelled run's cleanup gets once the terminal is gone
+
+
+def _stdin_is_terminal() -> bool:
+    stdin = sys.__stdin__
+    try:
+        return stdin is not None and os.isatty(stdin.fileno())
+    except (ValueError, OSError):
+        return False
+
+
+def _on_a_terminal(app: App) -> bool:
+    """Driving a terminal on stdin: not headless (tests), not a browser (``serve``)."""
+    return not (app.is_headless or app.is_web) and _stdin_is_terminal()
