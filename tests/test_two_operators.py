@@ -140,6 +140,20 @@ def test_resume_keeps_the_mode_it_was_run_in(tmp_path: Path, env) -> None:
     assert log.read_text().split() == ["first", "slow-started"]
 
 
+
+async def resume_refused(app, why: str) -> list[str]:
+    """Enter on the runs screen's only run, as an operator resumes it: the screen stays (WHY
+    it must), and the notifications say what refused it."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_ready(pilot)
+        await pilot.press("r")
+        screen = await screen_is(pilot, "RunsScreen")
+        await wait_for(pilot, lambda: len(screen.runs) == 1, what="the run")
+        await pilot.press("enter")  # resume
+        await pilot.pause(0.3)
+        assert app.screen is screen, why
+        return [n.message for n in app._notifications]
+
 async def test_the_tui_refuses_to_resume_a_lab_run_against_real_targets(tmp_path: Path, env, monkeypatch) -> None:
     monkeypatch.setenv("RUNBOOK_TUI_STATE_DIR", env["RUNBOOK_TUI_STATE_DIR"])
     lab_env = dict(env)
@@ -148,16 +162,8 @@ async def test_the_tui_refuses_to_resume_a_lab_run_against_real_targets(tmp_path
     runs = tmp_path / "state" / "runs"
     (inventory := tmp_path / "inventory.yaml").write_text(INVENTORY)
     app = make_app(runs, inventory=str(inventory), procedures=str(tmp_path))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await home_ready(pilot)
-        await pilot.press("r")
-        screen = await screen_is(pilot, "RunsScreen")
-        await wait_for(pilot, lambda: len(screen.runs) == 1, what="the lab run")
-        await pilot.press("enter")  # resume
-        await pilot.pause(0.3)
-        assert app.screen is screen, "a lab run was resumed against real targets"
-        notes = [n.message for n in app._notifications]
-        assert any("was a lab rehearsal; it cannot be resumed against real targets" in n for n in notes), notes
+    notes = await resume_refused(app, "a lab run was resumed against real targets")
+    assert any("was a lab rehearsal; it cannot be resumed against real targets" in n for n in notes), notes
     assert log.read_text().split() == ["first", "slow-started"]
 
 
@@ -172,16 +178,8 @@ async def test_the_tui_refuses_a_run_another_process_is_resuming(tmp_path: Path,
     try:
         assert holder.stdout.readline().strip() == "held"
         app = make_app(path.parent, procedures=str(tmp_path))
-        async with app.run_test(size=(120, 40)) as pilot:
-            await home_ready(pilot)
-            await pilot.press("r")
-            screen = await screen_is(pilot, "RunsScreen")
-            await wait_for(pilot, lambda: len(screen.runs) == 1, what="the run")
-            await pilot.press("enter")  # resume
-            await pilot.pause(0.3)
-            assert app.screen is screen
-            notes = [n.message for n in app._notifications]
-            assert any("is locked by someone@elsewhere (pid 4242" in n for n in notes), notes
+        notes = await resume_refused(app, "a run another process resumes was resumed again")
+        assert any("is locked by someone@elsewhere (pid 4242" in n for n in notes), notes
     finally:
         holder.kill()
         holder.wait()
@@ -247,16 +245,8 @@ async def test_the_tui_in_dry_run_refuses_to_resume_a_live_run(tmp_path: Path, e
     release.touch()
     path = journal(tmp_path)
     app = make_app(path.parent, procedures=str(tmp_path), dry_run=True)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await home_ready(pilot)
-        await pilot.press("r")
-        screen = await screen_is(pilot, "RunsScreen")
-        await wait_for(pilot, lambda: len(screen.runs) == 1, what="the run")
-        await pilot.press("enter")  # resume
-        await pilot.pause(0.3)
-        assert app.screen is screen, "a live run was resumed from a dry-run TUI"
-        notes = [n.message for n in app._notifications]
-        assert any("it cannot be resumed as dry-run" in n for n in notes), notes
+    notes = await resume_refused(app, "a live run was resumed from a dry-run TUI")
+    assert any("it cannot be resumed as dry-run" in n for n in notes), notes
     assert log.read_text().split() == ["first", "slow-started"]
 
 
