@@ -14,7 +14,6 @@ always safe.
 
 from __future__ import annotations
 
-import _thread
 import hashlib
 import json
 import os
@@ -26,7 +25,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runbook_tui.user_cache import cache_folder
+from runbook_tui.user_cache import cache_folder, write_private
 
 if TYPE_CHECKING:
     from runbook_tui.language.catalog import Catalog
@@ -146,17 +145,9 @@ def store(entry_key: str, text_sha: str, payload: dict[str, Any]) -> None:
     that cannot be written is no error: the next start checks again."""
     where = folder()
     entry = {"key": entry_key, "text": text_sha, **payload}
-    temp = where / f".{entry_key}.{os.getpid()}.{_thread.get_ident()}.tmp"  # one writer each (the TUI loads in threads)
     try:
-        where.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(entry, handle, separators=(",", ":"))
-        os.replace(temp, where / f"{entry_key}.json")
+        write_private(where / f"{entry_key}.json", json.dumps(entry, separators=(",", ":")))
     except (OSError, ValueError, TypeError):  # ValueError/TypeError: data JSON cannot hold
-        try:
-            temp.unlink(missing_ok=True)
-        except OSError:
-            pass
         return
     _prune(where)
 

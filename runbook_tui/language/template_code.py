@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from runbook_tui.user_cache import cache_folder
+from runbook_tui.user_cache import cache_folder, write_private
 
 T = TypeVar("T")
 
@@ -81,10 +81,7 @@ def kept(kind: str, source: str, build: Callable[[], T], types: type | tuple[typ
 
 def _keep(path: Path, built: Any) -> None:
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(marshal.dumps(built))
-        os.replace(temporary, path)  # readers see the whole entry or none
+        write_private(path, marshal.dumps(built))  # readers see the whole entry or none
         if random.random() < 1 / 64:
             _prune(path.parent)
     except (OSError, ValueError):

@@ -8,9 +8,10 @@ defaults apply), and one that cannot be written costs the preference, never the 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from runbook_tui.user_cache import write_private
 
 FILE = "tui.json"
 
@@ -38,21 +39,9 @@ def saved_theme(path: Path | None = None) -> str | None:
 def save(changes: dict[str, Any], path: Path | None = None) -> str | None:
     """Merge CHANGES into the saved preferences (written whole, then renamed into place, so a
     crash never leaves half a file). Returns why it could not be written, or None."""
-    import tempfile  # only when the theme changes: not at start-up
-
     path = path or preferences_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = {**load(path), **changes}
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tui-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=2)
-                f.write("\n")
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_private(path, json.dumps({**load(path), **changes}, indent=2) + "\n")
     except OSError as exc:
         return f"could not save the preferences to {path}: {exc.strerror or exc}"
     return None

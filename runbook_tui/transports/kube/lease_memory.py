@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbook_tui.user_cache import cache_folder
+from runbook_tui.user_cache import cache_folder, write_private
 
 KEEP_DAYS = 7  # older entries are removed: a lab's is keyed by its port, and the team moved on
 
@@ -56,15 +54,7 @@ def remember(key: tuple[str, str], name: str, free: FreeLease) -> None:
     text = json.dumps({"lease": _identity(key, name), "resourceVersion": free.resource_version,
                        "uid": free.uid, "transitions": free.transitions})
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".new-", suffix=".json")  # 0600
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(text)
-            os.replace(tmp, path)
-        except OSError:
-            os.unlink(tmp)
-            raise
+        write_private(path, text)
     except OSError:
         return
     _prune(path.parent)
