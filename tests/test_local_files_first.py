@@ -20,12 +20,23 @@ steps:
   - id: skipped-upload
     when: "{{{{ false }}}}"
     upload: {{target: pfsense, src: /nonexistent/never-needed.php, dest: /tmp/never.php}}
+  - id: read-later
+    needs: [first-change]
+    local: echo later
+    mutates: false
+    register: later
+  - id: upload-when-read
+    needs: [read-later]
+    when: "{{{{ later is defined }}}}"
+    upload: {{target: pfsense, src: "{other}", dest: /tmp/other.php}}
 """
 
 
 async def test_a_missing_upload_source_refuses_the_run_before_anything_changes(tmp_path: Path) -> None:
-    marker, script = tmp_path / "changed", tmp_path / "infra" / "script.php"
-    (tmp_path / "p.yaml").write_text(PROC.format(marker=marker, script=script))
+    marker, script, other = tmp_path / "changed", tmp_path / "infra" / "script.php", tmp_path / "infra" / "other.php"
+    (tmp_path / "p.yaml").write_text(PROC.format(marker=marker, script=script, other=other))
+    other.parent.mkdir()
+    other.write_text("<?php echo 'also';\n")
     async with Lab(tmp_path / "lab") as lab:
         code, out, err = await cli(tmp_path, "run", "p.yaml", "--inventory", str(lab.inventory_path), "--yes")
         assert code == 3, out + err
@@ -34,8 +45,16 @@ async def test_a_missing_upload_source_refuses_the_run_before_anything_changes(t
         assert not marker.exists()
         assert not [e for e in lab.command_log.entries() if e["mutating"]]
 
-        script.parent.mkdir()
         script.write_text("<?php echo 'ok';\n")
+        other.unlink()
+        # A step whose `when` reads what an earlier step has yet to register will run: its file too
+        # is asked for before the first change, not found missing after it.
+        code, out, err = await cli(tmp_path, "run", "p.yaml", "--inventory", str(lab.inventory_path), "--yes")
+        assert code == 3, out + err
+        assert f"this run needs {other} (step upload-when-read), which does not exist on this machine" in out
+        assert not marker.exists()
+
+        other.write_text("<?php echo 'also';\n")
         code, out, err = await cli(tmp_path, "run", "p.yaml", "--inventory", str(lab.inventory_path), "--yes")
         assert code == 0, out + err  # the file a false `when` skips is not asked for
         assert marker.exists()

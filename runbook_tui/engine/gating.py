@@ -265,13 +265,8 @@ class Gating:
                 continue
         missing = []
         for step in self.procedure.steps:
-            if self.statuses.get(step.id) in OK_STATUSES or step.action is None:
+            if self.statuses.get(step.id) in OK_STATUSES or step.action is None or self._when_false(step, context):
                 continue
-            try:
-                if step.when is not None and not evaluate(step.when, context):
-                    continue
-            except TemplateProblem:
-                pass  # decided later, from what earlier steps register
             try:
                 paths = ACTIONS[step.action].local_files(step, context)
             except (TemplateProblem, RunbookError):
