@@ -4,6 +4,7 @@ start-up made is frozen and collection resumes for the run, whatever else happen
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -73,6 +74,21 @@ def test_a_run_from_the_command_line_collects_again_while_its_steps_run(tmp_path
            "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(RUN), *argv], capture_output=True, text=True,
                           timeout=60, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    code, held_in_start_up, collected_during_run, enabled_at_end = done.stdout.split()[-4:]
+    assert code == "0" and held_in_start_up == "True", done.stdout
+    assert collected_during_run == "True" and enabled_at_end == "True", done.stdout
+
+
+def test_a_resume_from_the_command_line_collects_again_while_its_steps_run(tmp_path: Path, env) -> None:
+    """The same hold through ``resume``: a run killed mid-step (kill -9) is continued."""
+    from test_resume import crash_mid_run, journal
+
+    _, release = crash_mid_run(tmp_path, env)
+    release.touch()
+    run_id = json.loads(journal(tmp_path).read_text().splitlines()[0])["run_id"]
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(RUN), "resume", run_id, "--yes", "--quiet"],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     code, held_in_start_up, collected_during_run, enabled_at_end = done.stdout.split()[-4:]
     assert code == "0" and held_in_start_up == "True", done.stdout
